@@ -1,0 +1,349 @@
+// A channel (NSQ's nsqd/channel.go): receives a copy of every message of its
+// topic and spreads them across its subscribed clients.
+//
+// A message is in exactly one place: the memory queue (up to --mem-queue-size,
+// then the backend queue), in flight with one client (the in-flight table:
+// a map by ID plus a heap by timeout deadline), or deferred (a map plus a heap
+// by due time). Timeouts and due times are not timers: the queue scanner
+// (queue_scanner.ts) calls processInFlightQueue / processDeferredQueue.
+//
+// Delivery is push-based and synchronous: whenever a message arrives or a
+// client gains room (RDY, FIN, REQ, timeout), dispatch() hands queued messages
+// round-robin to the clients whose in-flight count is below their RDY count.
+import { ClientError } from '../errors.ts';
+import { isEphemeral } from '../protocol/names.ts';
+import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
+import { MessagePQueue } from './in_flight_pqueue.ts';
+import { decodeMessage, encodeMessage, type Message } from './message.ts';
+import { RingQueue } from './ring_queue.ts';
+
+/** What a channel needs from a subscribed client (ClientV2 implements it). */
+export interface Consumer {
+  readonly id: number;
+  /** Ready for one more message: RDY > in-flight, not closing. */
+  isReadyForMessages(): boolean;
+  /** Messages of this consumer are dropped unless a random 0..99 is <= this (0 = all). */
+  readonly sampleRate: number;
+  /** Per-connection in-flight timeout (ms). */
+  readonly msgTimeout: number;
+  /** Called with the message already recorded in flight. */
+  sendMessage(msg: Message): void;
+  /** A message it held timed out or was requeued by nsqd. */
+  timedOutMessage(): void;
+  /** Channel emptied: nothing is in flight any more. */
+  emptied(): void;
+  /** Channel deleted or nsqd exiting: disconnect. */
+  close(): void;
+}
+
+export interface ChannelHooks {
+  /** --mem-queue-size. */
+  readonly memQueueSize: number;
+  /** --max-msg-timeout (ms), the bound on TOUCH. */
+  readonly maxMsgTimeout: number;
+  /** --max-channel-consumers (0 = unlimited). */
+  readonly maxChannelConsumers: number;
+  /** The backend for a durable channel (ephemeral ones discard). */
+  newBackend(name: string): BackendQueue;
+  /** Called when an ephemeral channel loses its last client. */
+  onEphemeralEmpty(channel: Channel): void;
+  /** A backend write failed (nsqd turns unhealthy). */
+  onBackendError(err: unknown): void;
+}
+
+export class Channel {
+  readonly topicName: string;
+  readonly name: string;
+  readonly ephemeral: boolean;
+  readonly backend: BackendQueue;
+  private readonly hooks: ChannelHooks;
+  private readonly memoryQueue = new RingQueue<Message>();
+
+  private readonly inFlight = new Map<string, Message>();
+  private readonly inFlightPQ = new MessagePQueue();
+  private readonly deferred = new Map<string, Message>();
+  private readonly deferredPQ = new MessagePQueue();
+
+  private readonly clients = new Map<number, Consumer>();
+  private clientList: Consumer[] = [];
+  private cursor = 0;
+  /** Set when a dispatch found no ready client; cleared by any change that may make one ready. */
+  private stalled = false;
+
+  paused = false;
+  exiting = false;
+
+  messageCount = 0;
+  requeueCount = 0;
+  timeoutCount = 0;
+
+  constructor(topicName: string, name: string, hooks: ChannelHooks) {
+    this.topicName = topicName;
+    this.name = name;
+    this.ephemeral = isEphemeral(name);
+    this.hooks = hooks;
+    this.backend = this.ephemeral ? new DiscardBackendQueue() : hooks.newBackend(`${topicName}:${name}`);
+    this.backend.onReadable = () => this.dispatch();
+  }
+
+  // ---- counters for /stats
+
+  depth(): number {
+    return this.memoryQueue.length + this.backend.depth();
+  }
+  inFlightCount(): number {
+    return this.inFlight.size;
+  }
+  deferredCount(): number {
+    return this.deferred.size;
+  }
+  consumers(): readonly Consumer[] {
+    return this.clientList;
+  }
+
+  // ---- messages in
+
+  /** A message from the topic. */
+  putMessage(msg: Message): void {
+    if (this.exiting) return;
+    this.messageCount++;
+    this.put(msg);
+  }
+
+  /** A deferred message from the topic (DPUB): waits in the deferred table first. */
+  putMessageDeferred(msg: Message, deferMs: number): void {
+    if (this.exiting) return;
+    this.messageCount++;
+    this.startDeferredTimeout(msg, deferMs);
+  }
+
+  /** Memory if there is room, else the backend (NSQ keeps no order between the two either). */
+  private put(msg: Message): void {
+    if (this.memoryQueue.length < this.hooks.memQueueSize) {
+      this.memoryQueue.push(msg);
+    } else {
+      try {
+        this.backend.put(encodeMessage(msg));
+      } catch (err) {
+        this.hooks.onBackendError(err);
+        return;
+      }
+    }
+    if (!this.stalled) this.dispatch();
+  }
+
+  // ---- clients
+
+  addClient(client: Consumer): void {
+    if (this.exiting) throw new ClientError('E_SUB_FAILED', 'SUB failed exiting');
+    if (this.clients.has(client.id)) return;
+    const max = this.hooks.maxChannelConsumers;
+    if (max > 0 && this.clients.size >= max) {
+      throw new ClientError('E_SUB_FAILED', `SUB failed consumers for ${this.topicName}:${this.name} exceeds limit of ${max}`);
+    }
+    this.clients.set(client.id, client);
+    this.clientList = [...this.clients.values()];
+  }
+
+  /**
+   * A client left. Unlike NSQ, which waits for the timeout, the messages it
+   * had in flight go back to the queue at once and count as requeues.
+   */
+  removeClient(client: Consumer): void {
+    if (!this.clients.delete(client.id)) return;
+    this.clientList = [...this.clients.values()];
+    for (const msg of this.inFlight.values()) {
+      if (msg.clientId !== client.id) continue;
+      this.removeFromInFlight(msg);
+      this.requeueCount++;
+      this.put(msg);
+    }
+    if (this.clients.size === 0 && this.ephemeral && !this.exiting) this.hooks.onEphemeralEmpty(this);
+  }
+
+  /** A client's readiness may have changed (RDY, or a message it held left in flight). */
+  clientReady(): void {
+    this.stalled = false;
+    this.dispatch();
+  }
+
+  // ---- delivery
+
+  dispatch(): void {
+    if (this.paused || this.exiting) return;
+    const list = this.clientList;
+    const n = list.length;
+    if (n === 0) return;
+    for (;;) {
+      let client: Consumer | undefined;
+      for (let tried = 0; tried < n; tried++) {
+        const c = list[this.cursor]!;
+        this.cursor = this.cursor + 1 === n ? 0 : this.cursor + 1;
+        if (c.isReadyForMessages()) {
+          client = c;
+          break;
+        }
+      }
+      if (client === undefined) {
+        this.stalled = true;
+        return;
+      }
+      const msg = this.next();
+      if (msg === undefined) return;
+      if (client.sampleRate > 0 && Math.floor(Math.random() * 100) > client.sampleRate) continue;
+      this.startInFlightTimeout(msg, client);
+      client.sendMessage(msg);
+    }
+  }
+
+  /** The next queued message: memory first, then the backend. */
+  private next(): Message | undefined {
+    const msg = this.memoryQueue.shift();
+    if (msg !== undefined) return msg;
+    const record = this.backend.read();
+    if (record === undefined) return undefined;
+    try {
+      return decodeMessage(record);
+    } catch (err) {
+      this.hooks.onBackendError(err);
+      return this.next();
+    }
+  }
+
+  private startInFlightTimeout(msg: Message, client: Consumer): void {
+    const now = performance.now();
+    msg.attempts++;
+    msg.clientId = client.id;
+    msg.deliveryTs = now;
+    msg.pri = now + client.msgTimeout;
+    this.inFlight.set(msg.id, msg);
+    this.inFlightPQ.push(msg);
+  }
+
+  private startDeferredTimeout(msg: Message, ms: number): void {
+    if (this.deferred.has(msg.id)) return;
+    msg.pri = performance.now() + ms;
+    this.deferred.set(msg.id, msg);
+    this.deferredPQ.push(msg);
+  }
+
+  private removeFromInFlight(msg: Message): void {
+    this.inFlight.delete(msg.id);
+    if (msg.index >= 0) this.inFlightPQ.remove(msg);
+  }
+
+  /** The in-flight message `id` if `clientId` holds it; throws NSQ's reason otherwise. */
+  private owned(clientId: number, id: string, cmd: string): Message {
+    const msg = this.inFlight.get(id);
+    if (msg === undefined) throw new ClientError(`E_${cmd}_FAILED`, `${cmd} ${id} failed ID not in flight`);
+    if (msg.clientId !== clientId) throw new ClientError(`E_${cmd}_FAILED`, `${cmd} ${id} failed client does not own message`);
+    return msg;
+  }
+
+  // ---- FIN, REQ, TOUCH (the caller updates its own counters, then calls clientReady)
+
+  finishMessage(clientId: number, id: string): Message {
+    const msg = this.owned(clientId, id, 'FIN');
+    this.removeFromInFlight(msg);
+    return msg;
+  }
+
+  /** REQ: back to the queue at once (0) or after `timeoutMs` through the deferred table. */
+  requeueMessage(clientId: number, id: string, timeoutMs: number): void {
+    const msg = this.owned(clientId, id, 'REQ');
+    if (timeoutMs > 0 && this.deferred.has(id)) throw new ClientError('E_REQ_FAILED', `REQ ${id} failed ID already deferred`);
+    this.removeFromInFlight(msg);
+    this.requeueCount++;
+    if (timeoutMs === 0) this.put(msg);
+    else this.startDeferredTimeout(msg, timeoutMs);
+  }
+
+  /** TOUCH: a new deadline of now + msgTimeout, never past delivery + --max-msg-timeout. */
+  touchMessage(clientId: number, id: string, msgTimeout: number): void {
+    const msg = this.owned(clientId, id, 'TOUCH');
+    const deadline = Math.min(performance.now() + msgTimeout, msg.deliveryTs + this.hooks.maxMsgTimeout);
+    this.inFlightPQ.update(msg, deadline);
+  }
+
+  // ---- the queue scanner's work
+
+  /** Requeues every in-flight message whose deadline has passed; true if there was any. */
+  processInFlightQueue(now: number): boolean {
+    if (this.exiting) return false;
+    let dirty = false;
+    for (let msg = this.inFlightPQ.peekAndShift(now); msg !== undefined; msg = this.inFlightPQ.peekAndShift(now)) {
+      dirty = true;
+      this.inFlight.delete(msg.id);
+      this.timeoutCount++;
+      this.clients.get(msg.clientId)?.timedOutMessage();
+      this.stalled = false;
+      this.put(msg);
+    }
+    return dirty;
+  }
+
+  /** Queues every deferred message that is due; true if there was any. */
+  processDeferredQueue(now: number): boolean {
+    if (this.exiting) return false;
+    let dirty = false;
+    for (let msg = this.deferredPQ.peekAndShift(now); msg !== undefined; msg = this.deferredPQ.peekAndShift(now)) {
+      dirty = true;
+      this.deferred.delete(msg.id);
+      this.put(msg);
+    }
+    return dirty;
+  }
+
+  // ---- administration
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  unpause(): void {
+    this.paused = false;
+    this.stalled = false;
+    this.dispatch();
+  }
+
+  /** Drops every message: queued, in flight and deferred. */
+  async empty(): Promise<void> {
+    this.inFlight.clear();
+    this.inFlightPQ.drain();
+    this.deferred.clear();
+    this.deferredPQ.drain();
+    for (const c of this.clientList) c.emptied();
+    this.memoryQueue.drain();
+    await this.backend.empty();
+  }
+
+  /** Disconnects the clients and removes the messages and their storage. */
+  async delete(): Promise<void> {
+    this.exiting = true;
+    for (const c of this.clientList) c.close();
+    this.clients.clear();
+    this.clientList = [];
+    await this.empty();
+    await this.backend.delete();
+  }
+
+  /**
+   * Shutdown: disconnects the clients, then writes memory, in-flight and
+   * deferred messages to the backend (in that order, as NSQ) and closes it.
+   */
+  async close(): Promise<void> {
+    this.exiting = true;
+    for (const c of this.clientList) c.close();
+    const rest = [...this.memoryQueue.drain(), ...this.inFlightPQ.drain(), ...this.deferredPQ.drain()];
+    this.inFlight.clear();
+    this.deferred.clear();
+    for (const msg of rest) {
+      try {
+        this.backend.put(encodeMessage(msg));
+      } catch (err) {
+        this.hooks.onBackendError(err);
+      }
+    }
+    await this.backend.close();
+  }
+}

@@ -1,0 +1,79 @@
+// A message as one channel holds it. The topic creates one per channel, all
+// sharing the id, the body bytes and the timestamp (see topic.ts).
+
+export const MSG_ID_LENGTH = 16;
+/** timestamp (8) + attempts (2) + id (16): the header before the body, on the wire and on disk. */
+export const MSG_HEADER_LENGTH = 26;
+
+export class Message {
+  /** 16 lowercase hex characters; the key of the in-flight and deferred tables. */
+  readonly id: string;
+  readonly body: Uint8Array;
+  /** Nanoseconds since the Unix epoch when nsqd accepted the publish. */
+  readonly timestamp: number;
+  /** Deliveries so far; incremented just before each delivery. */
+  attempts: number;
+
+  // Channel bookkeeping, kept on the message to spare a map lookup per event.
+  /** Deadline (in flight) or due time (deferred), in performance.now() milliseconds. */
+  pri = 0;
+  /** Position in the in-flight or deferred heap, -1 when in neither. */
+  index = -1;
+  /** The client holding it in flight. */
+  clientId = 0;
+  /** performance.now() at delivery, for TOUCH's --max-msg-timeout bound. */
+  deliveryTs = 0;
+  /** Milliseconds to defer on its way from the topic to each channel (DPUB). */
+  deferred = 0;
+
+  constructor(id: string, body: Uint8Array, timestamp: number, attempts = 0) {
+    this.id = id;
+    this.body = body;
+    this.timestamp = timestamp;
+    this.attempts = attempts;
+  }
+
+  /** A copy for another channel: same id, body and timestamp. */
+  copy(): Message {
+    const m = new Message(this.id, this.body, this.timestamp, this.attempts);
+    m.deferred = this.deferred;
+    return m;
+  }
+}
+
+const TWO_32 = 4294967296;
+
+/** Writes the 26-byte header + body at `at` (the frame payload of section 2.4 and the disk record of 7.2). */
+export function writeMessage(dst: Uint8Array, view: DataView, at: number, msg: Message): number {
+  const ts = msg.timestamp;
+  const hi = Math.floor(ts / TWO_32);
+  view.setUint32(at, hi);
+  view.setUint32(at + 4, ts - hi * TWO_32);
+  view.setUint16(at + 8, msg.attempts & 0xffff);
+  const id = msg.id;
+  for (let i = 0; i < MSG_ID_LENGTH; i++) dst[at + 10 + i] = id.charCodeAt(i);
+  dst.set(msg.body, at + MSG_HEADER_LENGTH);
+  return at + MSG_HEADER_LENGTH + msg.body.length;
+}
+
+/** Encodes a message as a self-contained record payload (for a backend queue). */
+export function encodeMessage(msg: Message): Uint8Array {
+  const out = new Uint8Array(MSG_HEADER_LENGTH + msg.body.length);
+  writeMessage(out, new DataView(out.buffer), 0, msg);
+  return out;
+}
+
+/** The inverse of encodeMessage; the body is a view into `data`. */
+export function decodeMessage(data: Uint8Array): Message {
+  if (data.length < MSG_HEADER_LENGTH) throw new RangeError(`message record too short (${data.length} bytes)`);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const ts = view.getUint32(0) * TWO_32 + view.getUint32(4);
+  const attempts = view.getUint16(8);
+  const id = String.fromCharCode.apply(null, data.subarray(10, MSG_HEADER_LENGTH) as unknown as number[]);
+  return new Message(id, data.subarray(MSG_HEADER_LENGTH), ts, attempts);
+}
+
+/** Current time in nanoseconds since the epoch (sub-microsecond precision is not kept). */
+export function nowNs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1e6);
+}

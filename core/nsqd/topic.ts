@@ -1,0 +1,195 @@
+// A topic (NSQ's nsqd/topic.go): copies every message to every channel.
+//
+// While the topic has channels and is not paused, a published message goes
+// straight to the channels (the first channel gets the object, the others a
+// copy sharing id, body and timestamp). Otherwise it waits in the topic's
+// memory queue (up to --mem-queue-size, then the backend queue) and the pump
+// hands it over once a channel appears or the topic is unpaused. A channel
+// only sees messages handed over after it was created, as in NSQ.
+import { isEphemeral } from '../protocol/names.ts';
+import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
+import { Channel, type ChannelHooks } from './channel.ts';
+import { GuidFactory } from './guid.ts';
+import { decodeMessage, encodeMessage, type Message } from './message.ts';
+import { RingQueue } from './ring_queue.ts';
+
+export interface TopicHooks extends ChannelHooks {
+  readonly nodeId: number;
+  /** Called when an ephemeral topic loses its last channel. */
+  onEphemeralTopicEmpty(topic: Topic): void;
+}
+
+export class Topic {
+  readonly name: string;
+  readonly ephemeral: boolean;
+  readonly backend: BackendQueue;
+  private readonly hooks: TopicHooks;
+  private readonly memoryQueue = new RingQueue<Message>();
+  private readonly guid: GuidFactory;
+  private readonly channels = new Map<string, Channel>();
+  private channelList: Channel[] = [];
+
+  paused = false;
+  exiting = false;
+  messageCount = 0;
+  messageBytes = 0;
+
+  constructor(name: string, hooks: TopicHooks) {
+    this.name = name;
+    this.ephemeral = isEphemeral(name);
+    this.hooks = hooks;
+    this.guid = new GuidFactory(hooks.nodeId);
+    this.backend = this.ephemeral ? new DiscardBackendQueue() : hooks.newBackend(name);
+    this.backend.onReadable = () => this.pump();
+    const channelHooks: ChannelHooks = {
+      ...hooks,
+      onEphemeralEmpty: (ch) => void this.deleteChannel(ch.name),
+    };
+    this.channelHooks = channelHooks;
+  }
+
+  private readonly channelHooks: ChannelHooks;
+
+  generateID(): string {
+    return this.guid.next();
+  }
+
+  depth(): number {
+    return this.memoryQueue.length + this.backend.depth();
+  }
+
+  // ---- messages in
+
+  putMessage(msg: Message): void {
+    this.messageCount++;
+    this.messageBytes += msg.body.length;
+    this.put(msg);
+  }
+
+  /** MPUB: all the messages, in order. */
+  putMessages(msgs: readonly Message[]): void {
+    for (let i = 0; i < msgs.length; i++) this.putMessage(msgs[i]!);
+  }
+
+  private flowing(): boolean {
+    return this.channelList.length > 0 && !this.paused && !this.exiting;
+  }
+
+  private put(msg: Message): void {
+    if (this.flowing() && this.memoryQueue.length === 0 && this.backend.depth() === 0) {
+      this.distribute(msg);
+      return;
+    }
+    if (this.memoryQueue.length < this.hooks.memQueueSize) {
+      this.memoryQueue.push(msg);
+    } else {
+      try {
+        this.backend.put(encodeMessage(msg));
+      } catch (err) {
+        this.hooks.onBackendError(err);
+        return;
+      }
+    }
+    this.pump();
+  }
+
+  private distribute(msg: Message): void {
+    const list = this.channelList;
+    for (let i = 0; i < list.length; i++) {
+      const m = i === 0 ? msg : msg.copy();
+      if (m.deferred > 0) list[i]!.putMessageDeferred(m, m.deferred);
+      else list[i]!.putMessage(m);
+    }
+  }
+
+  /** Hands queued messages to the channels while it can. */
+  private pump(): void {
+    while (this.flowing()) {
+      let msg = this.memoryQueue.shift();
+      if (msg === undefined) {
+        const record = this.backend.read();
+        if (record === undefined) return;
+        try {
+          msg = decodeMessage(record);
+        } catch (err) {
+          this.hooks.onBackendError(err);
+          continue;
+        }
+      }
+      this.distribute(msg);
+    }
+  }
+
+  // ---- channels
+
+  getExistingChannel(name: string): Channel | undefined {
+    return this.channels.get(name);
+  }
+
+  channelsSnapshot(): readonly Channel[] {
+    return this.channelList;
+  }
+
+  /** The channel, created if missing; queued messages start flowing to it. */
+  getChannel(name: string): Channel {
+    let ch = this.channels.get(name);
+    if (ch === undefined) {
+      ch = new Channel(this.name, name, this.channelHooks);
+      this.channels.set(name, ch);
+      this.channelList = [...this.channels.values()];
+      this.pump();
+    }
+    return ch;
+  }
+
+  async deleteChannel(name: string): Promise<boolean> {
+    const ch = this.channels.get(name);
+    if (ch === undefined) return false;
+    this.channels.delete(name);
+    this.channelList = [...this.channels.values()];
+    await ch.delete();
+    if (this.channels.size === 0 && this.ephemeral && !this.exiting) this.hooks.onEphemeralTopicEmpty(this);
+    return true;
+  }
+
+  // ---- administration
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  unpause(): void {
+    this.paused = false;
+    this.pump();
+  }
+
+  /** Drops the messages waiting in the topic; channels are untouched. */
+  async empty(): Promise<void> {
+    this.memoryQueue.drain();
+    await this.backend.empty();
+  }
+
+  async delete(): Promise<void> {
+    this.exiting = true;
+    const channels = this.channelList;
+    this.channels.clear();
+    this.channelList = [];
+    await Promise.all(channels.map((c) => c.delete()));
+    await this.empty();
+    await this.backend.delete();
+  }
+
+  /** Shutdown: channels write out what they hold, then the topic's memory queue goes to its backend. */
+  async close(): Promise<void> {
+    this.exiting = true;
+    await Promise.all(this.channelList.map((c) => c.close()));
+    for (const msg of this.memoryQueue.drain()) {
+      try {
+        this.backend.put(encodeMessage(msg));
+      } catch (err) {
+        this.hooks.onBackendError(err);
+      }
+    }
+    await this.backend.close();
+  }
+}
