@@ -55,7 +55,7 @@ function wrap(conn: DenoConn): Connection {
         writeDone = true;
         if (closed) return;
         try { await conn.closeWrite(); } catch { /* peer already gone */ }
-        close();
+        if (readDone) close();
       },
       abort() { close(); },
     },

@@ -147,7 +147,7 @@ export class ProtocolV2 {
   // ---- parsing helpers. A command that lacks bytes throws NEED_MORE (or, at EOF, its "failed to read" error).
 
   /** Ensures bytes [0, end) are available; records how much the frame needs. */
-  private require(end: number, eofError: () => Error): void {
+  private ensure(end: number, eofError: () => Error): void {
     if (end <= this.buf.length) return;
     if (this.eof) throw eofError();
     this.need = end - this.lineStart;
@@ -155,7 +155,7 @@ export class ProtocolV2 {
   }
 
   private readInt32(at: number, eofError: () => Error): number {
-    this.require(at + 4, eofError);
+    this.ensure(at + 4, eofError);
     return this.view.getInt32(at);
   }
 
@@ -206,7 +206,7 @@ export class ProtocolV2 {
     if (size > max) throw bad(`IDENTIFY body too big ${size} > ${max}`);
     if (size <= 0) throw bad(`IDENTIFY invalid body size ${size}`);
     const end = at + 4 + size;
-    this.require(end, () => bad('IDENTIFY failed to read body'));
+    this.ensure(end, () => bad('IDENTIFY failed to read body'));
     const response = identify(this.nsqd, client, this.buf.subarray(at + 4, end));
     client.sendResponse(response);
     return end;
@@ -221,7 +221,7 @@ export class ProtocolV2 {
     const max = this.nsqd.opts.maxBodySize;
     if (size > max) throw bad(`AUTH body too big ${size} > ${max}`);
     if (size <= 0) throw bad(`AUTH invalid body size ${size}`);
-    this.require(at + 4 + size, () => bad('AUTH failed to read body'));
+    this.ensure(at + 4 + size, () => bad('AUTH failed to read body'));
     // No --auth-http-address is supported yet, so AUTH is disabled, as in Go nsqd without one.
     throw new FatalClientError('E_AUTH_DISABLED', 'AUTH disabled');
   }
@@ -313,7 +313,7 @@ export class ProtocolV2 {
     if (size <= 0) throw bad(`invalid message body size ${size}`);
     const max = this.nsqd.opts.maxMsgSize;
     if (size > max) throw bad(`message too big ${size} > ${max}`);
-    this.require(at + 4 + size, () => bad('failed to read message body'));
+    this.ensure(at + 4 + size, () => bad('failed to read message body'));
     return this.buf.subarray(at + 4, at + 4 + size);
   }
 
@@ -366,7 +366,7 @@ export class ProtocolV2 {
     if (bodySize <= 0) throw badBody(`invalid body size ${bodySize}`);
     if (bodySize > opts.maxBodySize) throw badBody(`body too big ${bodySize} > ${opts.maxBodySize}`);
     // Wait for the announced body at once rather than walking a partial one chunk after chunk.
-    if (at + 4 + bodySize > this.buf.length && !this.eof) this.require(at + 4 + bodySize, () => badBody(''));
+    if (at + 4 + bodySize > this.buf.length && !this.eof) this.ensure(at + 4 + bodySize, () => badBody(''));
     const count = this.readInt32(at + 4, () => badBody('failed to read message count'));
     if (count <= 0 || count > Math.floor((opts.maxBodySize - 4) / 5)) throw badBody(`invalid message count ${count}`);
     const buf = this.buf;
@@ -377,7 +377,7 @@ export class ProtocolV2 {
       if (size <= 0) throw badMsg(`invalid message(${i}) body size ${size}`);
       if (size > opts.maxMsgSize) throw badMsg(`message too big ${size} > ${opts.maxMsgSize}`);
       p += 4;
-      this.require(p + size, () => badMsg('failed to read message body'));
+      this.ensure(p + size, () => badMsg('failed to read message body'));
       bodies[i] = buf.subarray(p, p + size);
       p += size;
     }
