@@ -33,6 +33,7 @@ export interface DenoApi {
   listen(options: DenoConnectOptions): DenoListener;
   connect(options: DenoConnectOptions): Promise<DenoConn>;
   hostname(): string;
+  remove(path: string): Promise<void>;
 }
 
 export const deno = (globalThis as unknown as { Deno: DenoApi }).Deno;

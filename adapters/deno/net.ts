@@ -95,7 +95,12 @@ export const denoNet: Net = {
     })();
     return {
       address: bound(listener.addr),
-      close: async () => { stopped = true; listener.close(); },
+      close: async () => {
+        stopped = true;
+        listener.close();
+        // Node and Bun unlink a Unix socket's file on close; Deno leaves it.
+        if ('path' in address) await deno.remove(address.path).catch(() => {});
+      },
     };
   },
   async connect(address: Address): Promise<Connection> {

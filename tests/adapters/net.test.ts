@@ -266,6 +266,12 @@ test(`${runtime.name}: Unix socket path`, T, async () => {
     client?.close();
     for (const c of acc.all) c.close();
     await within(listener.close(), 'listener close');
+  }
+  try {
+    // Listener.close frees the path for the next listener.
+    const again = await runtime.net.listen({ path }, (c) => c.close());
+    await within(again.close(), 'second listener close');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
