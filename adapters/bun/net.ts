@@ -125,12 +125,15 @@ function target(a: Address): { hostname: string; port: number } | { unix: string
 }
 
 export const bunNet: Net = {
-  async listen(address: Address, onConnection: (conn: Connection) => void): Promise<Listener> {
-    const server = bun.listen<BunConn>({ ...target(address), allowHalfOpen: true, socket: handlers(onConnection) });
-    const bound = server.unix !== undefined
-      ? { host: server.unix, port: -1 }
-      : { host: server.hostname ?? '', port: server.port ?? -1 };
-    return { address: bound, close: async () => server.stop(false) };
+  listen(address: Address, onConnection: (conn: Connection) => void): Promise<Listener> {
+    // Inside the executor, Bun.listen's synchronous throw (EADDRINUSE) becomes a rejection.
+    return new Promise((resolve) => {
+      const server = bun.listen<BunConn>({ ...target(address), allowHalfOpen: true, socket: handlers(onConnection) });
+      const bound = server.unix !== undefined
+        ? { host: server.unix, port: -1 }
+        : { host: server.hostname ?? '', port: server.port ?? -1 };
+      resolve({ address: bound, close: () => Promise.resolve(server.stop(false)) });
+    });
   },
   async connect(address: Address): Promise<Connection> {
     const s = await bun.connect<BunConn>({ ...target(address), allowHalfOpen: true, socket: clientHandlers });

@@ -34,6 +34,11 @@ export interface DenoApi {
   connect(options: DenoConnectOptions): Promise<DenoConn>;
   hostname(): string;
   remove(path: string): Promise<void>;
+  readonly args: string[];
+  exit(code: number): never;
+  addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
+  readonly stdout: { writeSync(p: Uint8Array): number };
+  readonly stderr: { writeSync(p: Uint8Array): number };
 }
 
 export const deno = (globalThis as unknown as { Deno: DenoApi }).Deno;

@@ -76,32 +76,33 @@ function bound(a: DenoAddr): { host: string; port: number } {
 }
 
 export const denoNet: Net = {
-  async listen(address: Address, onConnection: (conn: Connection) => void): Promise<Listener> {
-    const listener = deno.listen(options(address));
-    let stopped = false;
-    (async () => {
-      for (;;) {
-        let conn: DenoConn;
-        try {
-          conn = await listener.accept();
-        } catch {
-          if (stopped) return;
-          // e.g. out of file descriptors: back off rather than spin.
-          await new Promise((r) => setTimeout(r, 50));
-          continue;
+  listen(address: Address, onConnection: (conn: Connection) => void): Promise<Listener> {
+    // Inside the executor, Deno.listen's synchronous throw (AddrInUse) becomes a rejection.
+    return new Promise((resolve) => {
+      const listener = deno.listen(options(address));
+      let stopped = false;
+      (async () => {
+        for (;;) {
+          let conn: DenoConn;
+          try {
+            conn = await listener.accept();
+          } catch {
+            if (stopped) return;
+            // e.g. out of file descriptors: back off rather than spin.
+            await new Promise((r) => setTimeout(r, 50));
+            continue;
+          }
+          onConnection(wrap(conn));
         }
-        onConnection(wrap(conn));
-      }
-    })();
-    return {
-      address: bound(listener.addr),
-      close: async () => {
+      })();
+      const close = async () => {
         stopped = true;
         listener.close();
         // Node and Bun unlink a Unix socket's file on close; Deno leaves it.
         if ('path' in address) await deno.remove(address.path).catch(() => {});
-      },
-    };
+      };
+      resolve({ address: bound(listener.addr), close });
+    });
   },
   async connect(address: Address): Promise<Connection> {
     return wrap(await deno.connect(options(address)));

@@ -248,26 +248,26 @@ test(`${runtime.name}: Listener.close stops accepting and keeps open connections
 test(`${runtime.name}: Unix socket path`, T, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nsq-ts-net-'));
   const path = join(dir, 'net.sock');
-  const acc = new Accepted();
-  const listener = await runtime.net.listen({ path }, acc.push);
-  let client: Connection | undefined;
   try {
-    assert.deepEqual(listener.address, { host: path, port: -1 });
-    client = await within(runtime.net.connect({ path }), 'connect');
-    const server = await acc.next();
-    assert.equal(server.remoteAddress, '');
-    const echoing = echo(server);
-    const data = pattern(1 << 20, 5);
-    const reading = readAll(client.readable);
-    await within(send(client.writable, data, 64 * 1024, false), 'send');
-    assertBytes(concat(await within(reading, 'echo')), data, 'unix echo');
-    await within(echoing, 'server echo loop');
-  } finally {
-    client?.close();
-    for (const c of acc.all) c.close();
-    await within(listener.close(), 'listener close');
-  }
-  try {
+    const acc = new Accepted();
+    const listener = await runtime.net.listen({ path }, acc.push);
+    let client: Connection | undefined;
+    try {
+      assert.deepEqual(listener.address, { host: path, port: -1 });
+      client = await within(runtime.net.connect({ path }), 'connect');
+      const server = await acc.next();
+      assert.equal(server.remoteAddress, '');
+      const echoing = echo(server);
+      const data = pattern(1 << 20, 5);
+      const reading = readAll(client.readable);
+      await within(send(client.writable, data, 64 * 1024, false), 'send');
+      assertBytes(concat(await within(reading, 'echo')), data, 'unix echo');
+      await within(echoing, 'server echo loop');
+    } finally {
+      client?.close();
+      for (const c of acc.all) c.close();
+      await within(listener.close(), 'listener close');
+    }
     // Listener.close frees the path for the next listener.
     const again = await runtime.net.listen({ path }, (c) => c.close());
     await within(again.close(), 'second listener close');

@@ -1,0 +1,2 @@
+// Bun implements Node's process object natively, so Node's port serves Bun as is.
+export { nodeProcess as bunProcess } from '../node/process.ts';
