@@ -95,11 +95,17 @@ export class Topic {
 
   private distribute(msg: Message): void {
     const list = this.channelList;
-    for (let i = 0; i < list.length; i++) {
-      const m = i === 0 ? msg : msg.copy();
-      if (m.deferred > 0) list[i]!.putMessageDeferred(m, m.deferred);
-      else list[i]!.putMessage(m);
-    }
+    const n = list.length;
+    if (n === 1) return this.putTo(list[0]!, msg);
+    // Copy before any channel delivers the original and raises its attempts.
+    const copies = new Array<Message>(n);
+    for (let i = 0; i < n; i++) copies[i] = i === 0 ? msg : msg.copy();
+    for (let i = 0; i < n; i++) this.putTo(list[i]!, copies[i]!);
+  }
+
+  private putTo(channel: Channel, msg: Message): void {
+    if (msg.deferred > 0) channel.putMessageDeferred(msg, msg.deferred);
+    else channel.putMessage(msg);
   }
 
   /** Hands queued messages to the channels while it can. */

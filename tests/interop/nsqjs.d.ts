@@ -45,6 +45,8 @@ declare module 'nsqjs' {
 
   export class Reader extends EventEmitter {
     constructor(topic: string, channel: string, options: ReaderOptions);
+    readonly topic: string;
+    readonly channel: string;
     connectionIds: string[];
     readerRdy: { connections: { conn: NSQDConnection }[] };
     connect(): void;
