@@ -37,10 +37,56 @@ export interface Net {
   connect(address: Address): Promise<Connection>;
 }
 
+/** A web-standard request handler, such as a Hono app's `fetch`. */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/** Serves HTTP with a runtime's native server (node-server, Bun.serve, Deno.serve). */
+export type Serve = (handler: FetchHandler, address: Address) => Promise<Listener>;
+
+/** An open file. Positions are byte offsets; every call completes fully or throws. */
+export interface FileHandle {
+  /** Writes all of `data` at `position`. */
+  write(data: Uint8Array, position: number): Promise<void>;
+  /** Reads up to `buf.length` bytes at `position`; returns how many were read (0 at the end). */
+  read(buf: Uint8Array, position: number): Promise<number>;
+  /** fsync. */
+  sync(): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * The file operations the disk queue and the metadata need. Paths use '/'.
+ * A crash-safe replace is: open a temporary file, write, sync, close, rename.
+ */
+export interface Storage {
+  /** Opens a file for reading and writing, created (mode 0600) if `create` and missing. */
+  open(path: string, options: { create: boolean }): Promise<FileHandle>;
+  /** The whole file, or undefined if it does not exist. */
+  readFile(path: string): Promise<Uint8Array | undefined>;
+  /** Size in bytes, or undefined if the file does not exist. */
+  size(path: string): Promise<number | undefined>;
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file; no error if it does not exist. */
+  remove(path: string): Promise<void>;
+  /** Names (not paths) of the entries of a folder. */
+  list(dir: string): Promise<string[]>;
+  mkdir(dir: string): Promise<void>;
+  /** Makes a folder's entries (a rename) durable. */
+  syncDir(dir: string): Promise<void>;
+  /**
+   * Takes an exclusive lock on a data folder for this process, so that two
+   * daemons cannot share it; throws if another process holds it.
+   */
+  lock(dir: string): Promise<{ release(): Promise<void> }>;
+}
+
 /** What a daemon needs from the runtime it runs on. */
 export interface Runtime {
   readonly name: 'node' | 'bun' | 'deno';
   readonly net: Net;
+  readonly serve?: Serve;
+  readonly storage?: Storage;
   /** The machine's host name (os.hostname()). */
   hostname(): string;
 }
