@@ -1,7 +1,10 @@
 // Go's time.Duration text form ("250ms", "1m30s", "1h0m0s"), as NSQ's flags
 // and config files take it. Values are kept in milliseconds.
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+// Summed in whole nanoseconds, as Go does, so that "1.005s" is 1005 ms and not 1004.9999999999999.
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 6e10, h: 3.6e12 };
+/** Go's limit: a Duration is an int64 of nanoseconds. */
+const MAX_NS = 2 ** 63;
 const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 
 /** Parses a Go duration into milliseconds; undefined if it is not one. */
@@ -14,15 +17,16 @@ export function parseDuration(text: string): number | undefined {
   }
   if (s === '0') return 0;
   if (s === '') return undefined;
-  let total = 0;
+  let ns = 0;
   PART.lastIndex = 0;
   while (PART.lastIndex < s.length) {
     const at = PART.lastIndex;
     const m = PART.exec(s);
     if (!m || m.index !== at) return undefined;
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    ns += Math.round(Number(m[1]) * UNIT_NS[m[2]!]!);
   }
-  return sign * total;
+  if (ns >= MAX_NS) return undefined;
+  return (sign * ns) / 1e6;
 }
 
 /** Formats milliseconds as Go prints a Duration (e.g. 90000 → "1m30s"). */

@@ -19,6 +19,8 @@ export const STATE_SUBSCRIBED = 3;
 export const STATE_CLOSING = 4;
 
 const HEARTBEAT = '_heartbeat_';
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
 
 let dirty: ClientV2[] = [];
 let flushQueued = false;
@@ -146,8 +148,23 @@ export class ClientV2 implements Consumer {
     this.out.appendText(FRAME_TYPE_RESPONSE, text);
   }
 
+  /**
+   * An error frame. Its text holds one char per byte, as the command line was
+   * read: a command name, ID or parameter it echoes goes back as the bytes
+   * that came, as in Go nsqd, not re-encoded as UTF-8.
+   */
   sendError(text: string): void {
-    this.out.appendText(FRAME_TYPE_ERROR, text);
+    if (!NON_ASCII.test(text)) {
+      this.out.appendText(FRAME_TYPE_ERROR, text);
+      return;
+    }
+    const frame = new Uint8Array(8 + text.length);
+    const view = new DataView(frame.buffer);
+    view.setUint32(0, 4 + text.length);
+    view.setUint32(4, FRAME_TYPE_ERROR);
+    for (let i = 0; i < text.length; i++) frame[8 + i] = text.charCodeAt(i);
+    this.flush(); // what is buffered goes first
+    if (!this.closed) this.writer.write(frame).catch(() => this.onClose());
   }
 
   private markDirty(): void {

@@ -7,32 +7,47 @@ import type { ClientV2 } from './client_v2.ts';
 import type { NSQD } from './nsqd.ts';
 import { VERSION } from './options.ts';
 
-// Go's json.Unmarshal into a struct: unknown fields ignored, null leaves the default, ints must be integers.
+// Go's json.Unmarshal into nsqd's identifyDataV2: unknown fields ignored, null
+// leaves the default, keys matched exactly or else case-insensitively (the
+// last key for a field wins), ints must be integer literals in range (Go's int
+// is 64-bit, sample_rate an int32).
 const str = v.nullish(v.string());
 const bool = v.nullish(v.boolean());
-const int = v.nullish(v.pipe(v.number(), v.integer()));
+const intN = (bits: number) => v.nullish(v.pipe(v.number(), v.integer(), v.minValue(-(2 ** (bits - 1))), v.maxValue(2 ** (bits - 1) - 1)));
+const int = intN(64);
 
-const IdentifyBody = v.nullable(
-  v.looseObject({
-    client_id: str,
-    hostname: str,
-    user_agent: str,
-    feature_negotiation: bool,
-    heartbeat_interval: int,
-    output_buffer_size: int,
-    output_buffer_timeout: int,
-    tls_v1: bool,
-    snappy: bool,
-    deflate: bool,
-    deflate_level: int,
-    sample_rate: int,
-    msg_timeout: int,
-    topology_region: str,
-    topology_zone: str,
-  }),
-);
+const IdentifyBody = v.object({
+  client_id: str,
+  hostname: str,
+  user_agent: str,
+  feature_negotiation: bool,
+  heartbeat_interval: int,
+  output_buffer_size: int,
+  output_buffer_timeout: int,
+  tls_v1: bool,
+  snappy: bool,
+  deflate: bool,
+  deflate_level: int,
+  sample_rate: intN(32),
+  msg_timeout: int,
+  topology_region: str,
+  topology_zone: str,
+});
 
-const decoder = new TextDecoder();
+const FIELDS = new Set(Object.keys(IdentifyBody.entries));
+
+// A byte order mark is kept, so that JSON.parse refuses it as Go does.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** The known fields of a decoded body, found as Go's decoder finds them. */
+function pickFields(json: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(json)) {
+    const name = FIELDS.has(key) ? key : key.toLowerCase();
+    if (FIELDS.has(name)) out[name] = value;
+  }
+  return out;
+}
 
 /** Applies an IDENTIFY body to the client; returns the reply text ("OK" or the JSON). */
 export function identify(nsqd: NSQD, client: ClientV2, body: Uint8Array): string {
@@ -43,9 +58,11 @@ export function identify(nsqd: NSQD, client: ClientV2, body: Uint8Array): string
   } catch (err) {
     throw new FatalClientError('E_BAD_BODY', 'IDENTIFY failed to decode JSON body', { cause: err });
   }
-  const parsed = v.safeParse(IdentifyBody, json);
+  // JSON null decodes to nothing; anything but an object (arrays included) cannot be decoded into the struct
+  if (typeof json !== 'object' || Array.isArray(json)) throw bad('IDENTIFY failed to decode JSON body');
+  const parsed = v.safeParse(IdentifyBody, json === null ? {} : pickFields(json));
   if (!parsed.success) throw bad('IDENTIFY failed to decode JSON body');
-  const data = parsed.output ?? {};
+  const data = parsed.output;
   const opts = nsqd.opts;
 
   if (data.client_id) client.clientId = data.client_id;

@@ -32,10 +32,15 @@ class LineTooLong extends NsqError {
 export class ProtocolV2 {
   private readonly nsqd: NSQD;
   private readonly client: ClientV2;
-  /** Unconsumed bytes of a partial command, and how many bytes it needs in all (0 = unknown). */
+  /** Unconsumed bytes of a partial command, and how many bytes it needs before it can go on (0 = unknown). */
   private pending: Uint8Array | undefined;
   private pendingLen = 0;
   private need = 0;
+  /** The partial command's whole length when known (an MPUB's announced body), to size `pending` once. */
+  private hint = 0;
+  /** A partial MPUB: the next message to validate and where its size field is (from the line start). */
+  private mpubIndex = 0;
+  private mpubPos = 0;
   /** Parsing state for the command being read. */
   private buf: Uint8Array = new Uint8Array(0);
   private view: DataView = new DataView(new ArrayBuffer(0));
@@ -87,18 +92,14 @@ export class ProtocolV2 {
   /** Executes every complete command in `chunk` (plus any pending bytes). */
   private feed(chunk: Uint8Array): void {
     let buf = chunk;
-    if (this.pending !== undefined) {
+    const pending = this.pending;
+    if (pending !== undefined) {
       const total = this.pendingLen + chunk.length;
-      if (this.need > 0 && total < this.need && !this.eof) {
-        this.pending.set(chunk, this.pendingLen);
-        this.pendingLen = total;
-        return;
-      }
-      buf = this.pending.length >= total ? this.pending : grow(this.pending, this.pendingLen, total);
-      buf.set(chunk, this.pendingLen);
-      buf = buf.subarray(0, total);
-      this.pending = undefined;
-      this.pendingLen = 0;
+      if (total > pending.length) this.pending = grow(pending, this.pendingLen, total);
+      this.pending!.set(chunk, this.pendingLen);
+      this.pendingLen = total;
+      if (this.need > 0 && total < this.need && !this.eof) return;
+      buf = this.pending!.subarray(0, total);
     }
     this.buf = buf;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -109,22 +110,32 @@ export class ProtocolV2 {
         next = this.execOne(pos);
       } catch (err) {
         if (err === NEED_MORE) break;
+        this.need = this.hint = this.mpubIndex = 0;
         this.handleError(err);
         if (this.fatal) return;
         pos = this.nextPos;
         continue;
       }
-      this.need = 0;
+      this.need = this.hint = this.mpubIndex = 0;
       pos = next;
     }
-    if (pos < buf.length && !this.fatal) {
-      // Keep the partial command; size the buffer for the whole frame when known.
-      const rest = buf.length - pos;
-      const pending = new Uint8Array(Math.max(rest, this.need));
-      pending.set(buf.subarray(pos));
-      this.pending = pending;
-      this.pendingLen = rest;
+    if (pos >= buf.length || this.fatal) {
+      this.pending = undefined;
+      this.pendingLen = 0;
+      return;
     }
+    // Keep the partial command, in a buffer sized for the whole frame when known. If nothing
+    // was consumed the pending buffer already holds it (and no message body points into it).
+    const rest = buf.length - pos;
+    const size = Math.max(rest, this.need, this.hint);
+    if (pos === 0 && this.pending !== undefined && this.pending.length >= size) {
+      this.pendingLen = rest;
+      return;
+    }
+    const next = new Uint8Array(size);
+    next.set(buf.subarray(pos));
+    this.pending = next;
+    this.pendingLen = rest;
   }
 
   private handleError(err: unknown): void {
@@ -251,15 +262,15 @@ export class ProtocolV2 {
     const client = this.client;
     if (client.state === STATE_CLOSING) return at; // ignored after CLS
     if (client.state !== STATE_SUBSCRIBED) throw new FatalClientError('E_INVALID', 'cannot RDY in current state');
-    let count = 1;
+    let count: number | bigint = 1;
     if (params.length > 1) {
       const n = base10(params[1]!);
       if (n === undefined) throw new FatalClientError('E_INVALID', `RDY could not parse count ${params[1]}`);
-      count = n;
+      count = typeof n === 'number' ? n : BigInt.asIntN(64, n); // Go's int64(uint64)
     }
     const max = this.nsqd.opts.maxRdyCount;
     if (count < 0 || count > max) throw new FatalClientError('E_INVALID', `RDY count ${count} out of range 0-${max}`);
-    client.setReadyCount(count);
+    client.setReadyCount(Number(count));
     return at;
   }
 
@@ -283,9 +294,9 @@ export class ProtocolV2 {
   private REQ(params: string[], at: number): number {
     const id = this.messageID(params, 'REQ', 3);
     const client = this.client;
-    const ms = base10(params[2]!);
-    if (ms === undefined) throw new FatalClientError('E_INVALID', `REQ could not parse timeout ${params[2]}`);
-    const clamped = Math.min(Math.max(ms, 0), this.nsqd.opts.maxReqTimeout);
+    const n = base10(params[2]!);
+    if (n === undefined) throw new FatalClientError('E_INVALID', `REQ could not parse timeout ${params[2]}`);
+    const clamped = Math.min(Math.max(durationMs(n), 0), this.nsqd.opts.maxReqTimeout);
     client.channel!.requeueMessage(client.id, id, clamped);
     client.requeuedMessage();
     return at;
@@ -334,10 +345,11 @@ export class ProtocolV2 {
     if (params.length < 3) throw new FatalClientError('E_INVALID', 'DPUB insufficient number of parameters');
     const topicName = params[1]!;
     if (!isValidTopicName(topicName)) throw new FatalClientError('E_BAD_TOPIC', `DPUB topic name ${goQuote(topicName)} is not valid`);
-    const ms = base10(params[2]!);
-    if (ms === undefined) throw new FatalClientError('E_INVALID', `DPUB could not parse timeout ${params[2]}`);
+    const n = base10(params[2]!);
+    if (n === undefined) throw new FatalClientError('E_INVALID', `DPUB could not parse timeout ${params[2]}`);
+    const ms = durationMs(n);
     const max = this.nsqd.opts.maxReqTimeout;
-    if (ms < 0 || ms > max) throw new FatalClientError('E_INVALID', `DPUB timeout ${ms} out of range 0-${max}`);
+    if (ms < 0 || ms > max) throw new FatalClientError('E_INVALID', `DPUB timeout ${n} out of range 0-${max}`);
     const body = this.readMessageBody('DPUB', at);
     const topic = this.nsqd.getTopic(topicName);
     if (topic.exiting) throw new FatalClientError('E_DPUB_FAILED', 'DPUB failed exiting');
@@ -352,7 +364,9 @@ export class ProtocolV2 {
   /**
    * MPUB: [int32 body size][int32 count]([int32 size][bytes])*. Like Go nsqd
    * it reads the messages from the stream and does not hold them to the body
-   * size; every message is validated before any is queued.
+   * size: each size is checked as soon as it arrives (a partial MPUB resumes
+   * where the last chunk ended), and every message is validated before any is
+   * queued.
    */
   private MPUB(params: string[], at: number): number {
     if (params.length < 2) throw new FatalClientError('E_INVALID', 'MPUB insufficient number of parameters');
@@ -365,28 +379,39 @@ export class ProtocolV2 {
     const bodySize = this.readInt32(at, () => badBody('failed to read body size'));
     if (bodySize <= 0) throw badBody(`invalid body size ${bodySize}`);
     if (bodySize > opts.maxBodySize) throw badBody(`body too big ${bodySize} > ${opts.maxBodySize}`);
-    // Wait for the announced body at once rather than walking a partial one chunk after chunk.
-    if (at + 4 + bodySize > this.buf.length && !this.eof) this.ensure(at + 4 + bodySize, () => badBody(''));
+    this.hint = at + 4 + bodySize - this.lineStart;
     const count = this.readInt32(at + 4, () => badBody('failed to read message count'));
     if (count <= 0 || count > Math.floor((opts.maxBodySize - 4) / 5)) throw badBody(`invalid message count ${count}`);
     const buf = this.buf;
-    const bodies: Uint8Array[] = new Array(count);
-    let p = at + 8;
-    for (let i = 0; i < count; i++) {
-      const size = this.readInt32(p, () => badMsg(`failed to read message(${i}) body size`));
+    const view = this.view;
+    let i = this.mpubIndex;
+    let p = i === 0 ? at + 8 : this.lineStart + this.mpubPos;
+    for (; i < count; i++) {
+      if (p + 4 > buf.length) this.stopMPUB(i, p, p + 4, () => badMsg(`failed to read message(${i}) body size`));
+      const size = view.getInt32(p);
       if (size <= 0) throw badMsg(`invalid message(${i}) body size ${size}`);
       if (size > opts.maxMsgSize) throw badMsg(`message too big ${size} > ${opts.maxMsgSize}`);
-      p += 4;
-      this.ensure(p + size, () => badMsg('failed to read message body'));
-      bodies[i] = buf.subarray(p, p + size);
-      p += size;
+      if (p + 4 + size > buf.length) this.stopMPUB(i, p, p + 4 + size, () => badMsg('failed to read message body'));
+      p += 4 + size;
     }
     if (topic.exiting) throw new FatalClientError('E_MPUB_FAILED', 'MPUB failed exiting');
     const ts = nowNs();
-    for (let i = 0; i < count; i++) topic.putMessage(new Message(topic.generateID(), bodies[i]!, ts));
+    for (let k = 0, q = at + 8; k < count; k++) {
+      const size = view.getInt32(q);
+      topic.putMessage(new Message(topic.generateID(), buf.subarray(q + 4, q + 4 + size), ts));
+      q += 4 + size;
+    }
     this.client.publishedMessage(topicName, count);
     this.client.sendResponse(OK);
     return p;
+  }
+
+  /** A partial MPUB: notes where to resume (message `i`, whose size is at `p`), then waits for `end` (or fails at EOF). */
+  private stopMPUB(i: number, p: number, end: number, eofError: () => Error): never {
+    this.mpubIndex = i;
+    this.mpubPos = p - this.lineStart;
+    this.ensure(end, eofError);
+    throw NEED_MORE; // not reached: `end` is past the bytes read
   }
 
   /** The connection is done: leave the channel (in-flight messages go back at once) and close. */
@@ -405,8 +430,9 @@ export class ProtocolV2 {
   }
 }
 
+/** A bigger buffer holding src[0, len): at least `total` bytes, and doubling, so a frame fed in small chunks is copied O(log n) times. */
 function grow(src: Uint8Array, len: number, total: number): Uint8Array {
-  const out = new Uint8Array(total);
+  const out = new Uint8Array(Math.max(total, 2 * src.length));
   out.set(src.subarray(0, len));
   return out;
 }
@@ -419,28 +445,84 @@ function latin1(buf: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** NSQ's protocol.ByteToBase10: ASCII digits only (an empty string is 0). */
-function base10(s: string): number | undefined {
+/**
+ * NSQ's protocol.ByteToBase10: ASCII digits only (an empty string is 0), in
+ * uint64 arithmetic that wraps silently. Up to 12 digits, the number; longer
+ * (rare, so BigInt), the wrapped uint64.
+ */
+function base10(s: string): number | bigint | undefined {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const d = s.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return undefined;
     n = n * 10 + d;
   }
-  return n;
+  if (s.length <= 12) return n;
+  let big = 0n;
+  for (let i = 0; i < s.length; i++) big = BigInt.asUintN(64, big * 10n + BigInt(s.charCodeAt(i) - 48));
+  return big;
 }
 
-/** Go's %q for the names in error texts. */
+/**
+ * A base10 value as Go's time.Duration(v) * time.Millisecond, back in ms: up
+ * to 12 digits that is the value; beyond, int64 nanoseconds wrap (a huge value
+ * can come out negative, or small).
+ */
+function durationMs(v: number | bigint): number {
+  return typeof v === 'number' ? v : Number(BigInt.asIntN(64, v * 1_000_000n)) / 1e6;
+}
+
+/** Go's unicode.IsPrint beyond ASCII: letters, marks, numbers, punctuation, symbols. */
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+const ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 34: '\\"', 92: '\\\\' };
+
+/**
+ * Go's %q (strconv.Quote) of a name as the client sent it. `s` holds one char
+ * per byte, and so does the result: printable UTF-8 stays as its bytes,
+ * invalid bytes become \xNN, other runes \xNN, \uNNNN or \UNNNNNNNN.
+ */
 export function goQuote(s: string): string {
   let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += '\\' + ch;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0x100)) out += '\\x' + c.toString(16).padStart(2, '0');
-    else out += ch;
+  for (let i = 0; i < s.length;) {
+    const b = s.charCodeAt(i);
+    if (b < 0x80) {
+      out += ESCAPES[b] ?? (b < 0x20 || b === 0x7f ? `\\x${hex(b, 2)}` : s[i]);
+      i++;
+      continue;
+    }
+    const n = utf8Length(s, i);
+    if (n === 0) {
+      out += `\\x${hex(b, 2)}`;
+      i++;
+      continue;
+    }
+    let r = b & (0xff >> (n + 1));
+    for (let k = 1; k < n; k++) r = (r << 6) | (s.charCodeAt(i + k) & 0x3f);
+    out += PRINTABLE.test(String.fromCodePoint(r)) ? s.slice(i, i + n) : r < 0x10000 ? `\\u${hex(r, 4)}` : `\\U${hex(r, 8)}`;
+    i += n;
   }
   return out + '"';
+}
+
+function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+/** The length of the valid UTF-8 sequence at s[i] (one char per byte), 0 if invalid (Go's utf8.DecodeRune rules). */
+function utf8Length(s: string, i: number): number {
+  const b = s.charCodeAt(i);
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => {
+    const c = s.charCodeAt(i + k);
+    return c >= lo && c <= hi;
+  };
+  if (b >= 0xc2 && b <= 0xdf) return cont(1) ? 2 : 0;
+  if (b >= 0xe0 && b <= 0xef) {
+    const ok = b === 0xe0 ? cont(1, 0xa0) : b === 0xed ? cont(1, 0x80, 0x9f) : cont(1);
+    return ok && cont(2) ? 3 : 0;
+  }
+  if (b >= 0xf0 && b <= 0xf4) {
+    const ok = b === 0xf0 ? cont(1, 0x90) : b === 0xf4 ? cont(1, 0x80, 0x8f) : cont(1);
+    return ok && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }

@@ -35,6 +35,8 @@ export class QueueScanner {
   private channels: ScanTarget[] = [];
   private lastRefresh = -Infinity;
   private running = false;
+  /** Set by stop() to cut a pass short; scanOnce() also works on a scanner that was never started. */
+  private stopping = false;
   private sleepTimer: ReturnType<typeof setTimeout> | undefined;
   private wake: (() => void) | undefined;
   private done: Promise<void> = Promise.resolve();
@@ -48,11 +50,13 @@ export class QueueScanner {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.done = this.loop();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     clearTimeout(this.sleepTimer);
     this.wake?.();
     await this.done;
@@ -72,7 +76,7 @@ export class QueueScanner {
     let dirty = 0;
     let next = 0;
     const worker = async () => {
-      while (next < picked.length && this.running) {
+      while (next < picked.length && !this.stopping) {
         const ch = picked[next++]!;
         if (!ch.exiting) {
           const now = performance.now();

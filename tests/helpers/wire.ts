@@ -66,7 +66,10 @@ export function decodeMessage(f: Frame): WireMessage {
 
 export class WireClient {
   private socket!: net.Socket;
+  /** Received bytes not yet read are buf[start, tail): appends amortised, reads never copy the rest. */
   private buf: Uint8Array = new Uint8Array(0);
+  private start = 0;
+  private tail = 0;
   private waiters: (() => void)[] = [];
   closed = false;
 
@@ -76,9 +79,10 @@ export class WireClient {
       c.socket = net.connect({ host: '127.0.0.1', port }, resolve);
       c.socket.once('error', reject);
     });
+    c.socket.setNoDelay(true); // each write() goes out as its own segment (framing tests rely on it)
     c.socket.on('error', () => {});
     c.socket.on('data', (d: Uint8Array) => {
-      c.buf = bytes(c.buf, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      c.append(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       c.wake();
     });
     c.socket.on('close', () => {
@@ -89,6 +93,23 @@ export class WireClient {
     return c;
   }
 
+  private append(d: Uint8Array): void {
+    if (this.tail + d.length > this.buf.length) {
+      const live = this.tail - this.start;
+      if (live + d.length <= this.buf.length / 2) {
+        this.buf.copyWithin(0, this.start, this.tail);
+      } else {
+        const next = new Uint8Array(Math.max(2 * this.buf.length, live + d.length, 65536));
+        next.set(this.buf.subarray(this.start, this.tail));
+        this.buf = next;
+      }
+      this.start = 0;
+      this.tail = live;
+    }
+    this.buf.set(d, this.tail);
+    this.tail += d.length;
+  }
+
   private wake(): void {
     const w = this.waiters;
     this.waiters = [];
@@ -97,6 +118,20 @@ export class WireClient {
 
   write(data: string | Uint8Array): void {
     this.socket.write(typeof data === 'string' ? enc.encode(data) : data);
+  }
+
+  /** Writes and resolves once the bytes are handed to the kernel. */
+  send(data: string | Uint8Array): Promise<void> {
+    return new Promise((resolve) => this.socket.write(typeof data === 'string' ? enc.encode(data) : data, () => resolve()));
+  }
+
+  /** Writes `data` in pieces of `piece` bytes, each handed to the kernel and followed by a pause of `pauseMs`. */
+  async writeInPieces(data: string | Uint8Array, piece: number, pauseMs = 0): Promise<void> {
+    const b = typeof data === 'string' ? enc.encode(data) : data;
+    for (let at = 0; at < b.length; at += piece) {
+      await this.send(b.subarray(at, Math.min(b.length, at + piece)));
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
   }
 
   /** Waits until `cond` holds, at most `ms`. */
@@ -115,21 +150,30 @@ export class WireClient {
   }
 
   private frameReady(): boolean {
-    if (this.buf.length < 4) return false;
-    const size = new DataView(this.buf.buffer, this.buf.byteOffset).getInt32(0);
-    return this.buf.length >= 4 + size;
+    if (this.tail - this.start < 4) return false;
+    const size = new DataView(this.buf.buffer, this.buf.byteOffset + this.start).getInt32(0);
+    return this.tail - this.start >= 4 + size;
   }
 
   /** The next frame; throws if none arrives in `ms` or the connection closes first. */
   async readFrame(ms = 2000): Promise<Frame> {
     await this.until(() => this.frameReady() || this.closed, ms, 'a frame');
     if (!this.frameReady()) throw new Error('connection closed before a frame arrived');
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset);
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.start);
     const size = v.getInt32(0);
     const type = v.getInt32(4);
-    const data = this.buf.slice(8, 4 + size);
-    this.buf = this.buf.slice(4 + size);
+    const data = this.buf.slice(this.start + 8, this.start + 4 + size);
+    this.start += 4 + size;
     return { type, data, text: dec.decode(data) };
+  }
+
+  /** Exactly the next `n` raw bytes; throws if they do not arrive in `ms`. */
+  async readBytes(n: number, ms = 2000): Promise<Uint8Array> {
+    await this.until(() => this.tail - this.start >= n || this.closed, ms, `${n} bytes`);
+    if (this.tail - this.start < n) throw new Error(`connection closed after ${this.tail - this.start} of ${n} bytes`);
+    const out = this.buf.slice(this.start, this.start + n);
+    this.start += n;
+    return out;
   }
 
   /** The next frame that is not a heartbeat. */
@@ -172,7 +216,7 @@ export class WireClient {
   }
 
   pending(): number {
-    return this.buf.length;
+    return this.tail - this.start;
   }
 
   /** IDENTIFY with a JSON body and read the answer. */
@@ -194,6 +238,15 @@ export class WireClient {
 
   end(): void {
     this.socket.end();
+  }
+
+  /** Stops reading the socket (the server's writes back up), until resumeReading(). */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
   }
 
   destroy(): void {
