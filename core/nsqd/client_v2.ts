@@ -36,7 +36,7 @@ export class ClientV2 implements Consumer {
   readonly id: number;
   readonly conn: Connection;
   readonly remoteAddress: string;
-  readonly connectTime = Date.now();
+  readonly connectTime: number = Date.now();
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
   private readonly out = new OutputBuffer();
   private queued = false;
@@ -62,11 +62,11 @@ export class ClientV2 implements Consumer {
   messageCount = 0;
   finishCount = 0;
   requeueCount = 0;
-  pubCounts = new Map<string, number>();
+  pubCounts: Map<string, number> = new Map();
   channel: Channel | undefined;
 
   /** performance.now() of the last bytes read: the read deadline is 2 heartbeats after it. */
-  lastRead = performance.now();
+  lastRead: number = performance.now();
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   private writeStalledSince = 0;
