@@ -27,7 +27,11 @@ const entry = (name) => {
 const data = join(process.cwd(), 'data');
 mkdirSync(data, { recursive: true });
 
-const daemons = [{ name: 'nsqd', args: [`--data-path=${data}`] }];
+// nsqd registers with nsqlookupd (and reconnects by itself if it starts first).
+const daemons = [
+  { name: 'nsqlookupd', args: [] },
+  { name: 'nsqd', args: [`--data-path=${data}`, '--lookupd-tcp-address=127.0.0.1:4160'] },
+];
 
 const children = daemons.map(({ name, args }) => {
   const [cmd, pre] = entry(name);

@@ -6,6 +6,8 @@ export interface ProcessPort {
   print(text: string): void;
   /** Writes one log line to standard error. */
   log(line: string): void;
+  /** The whole text (UTF-8) of a file: a --config file. */
+  readTextFile(path: string): Promise<string>;
   /** Calls `fn` on SIGINT or SIGTERM. */
   onShutdownSignal(fn: () => void): void;
   exit(code: number): void;

@@ -10,18 +10,26 @@ const LABEL: Record<LogLevel, string> = { debug: 'DEBUG', info: 'INFO', warn: 'W
 
 export type LogSink = (line: string) => void;
 
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'fatal'];
+
 export class Logger {
-  readonly level: LogLevel;
+  level: LogLevel;
   readonly prefix: string;
   readonly format: LogFormat;
   private readonly sink: LogSink;
-  private readonly min: number;
+  private min: number;
 
   constructor(level: LogLevel = 'info', prefix = '', sink: LogSink = (line) => console.error(line), format: LogFormat = 'text') {
     this.level = level;
     this.prefix = prefix;
     this.sink = sink;
     this.format = format;
+    this.min = RANK[level];
+  }
+
+  /** Changes the level at run time (PUT /config/log_level). */
+  setLevel(level: LogLevel): void {
+    this.level = level;
     this.min = RANK[level];
   }
 

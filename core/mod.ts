@@ -7,3 +7,6 @@ export { NSQD_FLAGS, VERSION, buildOptions, defaultOptions, type NsqdOptions } f
 export { parseFlags, formatHelp, type FlagSpec } from './config/flags.ts';
 export { parseDuration, formatDuration } from './config/duration.ts';
 export { isValidTopicName, isValidChannelName } from './protocol/names.ts';
+export { NSQLookupd, type LookupdDeps } from './lookupd/lookupd.ts';
+export { LOOKUPD_FLAGS, buildLookupdOptions, defaultLookupdOptions, type LookupdOptions } from './lookupd/options.ts';
+export { RegistrationDB, Producer, type PeerInfo, type Registration } from './lookupd/registration_db.ts';

@@ -37,10 +37,21 @@ export interface Net {
   connect(address: Address): Promise<Connection>;
 }
 
-/** A web-standard request handler, such as a Hono app's `fetch`. */
-export type FetchHandler = (request: Request) => Response | Promise<Response>;
+/**
+ * What a server adapter may hand over with a request, when it has it for
+ * free: the Content-Length header as received. (On @hono/node-server,
+ * reading `request.headers` builds a whole Headers object, a measurable cost
+ * per /pub.) It arrives as the handler's second argument, which a Hono app
+ * sees as `c.env`.
+ */
+export interface RequestMeta {
+  readonly contentLength?: string;
+}
 
-/** Serves HTTP with a runtime's native server (node-server, Bun.serve, Deno.serve). */
+/** A web-standard request handler, such as a Hono app's `fetch`. */
+export type FetchHandler = (request: Request, meta?: RequestMeta) => Response | Promise<Response>;
+
+/** Serves HTTP with a runtime's native server (@hono/node-server, Bun's and Deno's serve). */
 export type Serve = (handler: FetchHandler, address: Address) => Promise<Listener>;
 
 /** An open file. Positions are byte offsets; every call completes fully or throws. */
@@ -76,9 +87,10 @@ export interface Storage {
   syncDir(dir: string): Promise<void>;
   /**
    * Takes an exclusive lock on a data folder for this process, so that two
-   * daemons cannot share it; throws if another process holds it.
+   * daemons cannot share it; throws if another process holds it. `warning`
+   * says what was recovered on the way (a stale lock taken over).
    */
-  lock(dir: string): Promise<{ release(): Promise<void> }>;
+  lock(dir: string): Promise<{ release(): Promise<void>; warning?: string }>;
 }
 
 /** What a daemon needs from the runtime it runs on. */
@@ -89,4 +101,14 @@ export interface Runtime {
   readonly storage?: Storage;
   /** The machine's host name (os.hostname()). */
   hostname(): string;
+  /** The process's memory figures, for /stats and /metrics (zeros when absent). */
+  memoryUsage?(): MemoryUsage;
+}
+
+/** The figures of Node's memoryUsage(), in bytes. */
+export interface MemoryUsage {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
 }

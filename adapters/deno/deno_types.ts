@@ -29,7 +29,36 @@ export type DenoConnectOptions =
   | { transport?: 'tcp'; hostname: string; port: number }
   | { transport: 'unix'; path: string };
 
+/** Deno.FsFile: a cursor-based file (no positional read/write, hence the seek). */
+export interface DenoFsFile {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  seek(offset: number, whence: 0 | 1 | 2): Promise<number>;
+  sync(): Promise<void>;
+  stat(): Promise<{ size: number }>;
+  tryLock(exclusive?: boolean): Promise<boolean>;
+  close(): void;
+}
+
+export interface DenoOpenOptions {
+  read?: boolean;
+  write?: boolean;
+  create?: boolean;
+  createNew?: boolean;
+  truncate?: boolean;
+  mode?: number;
+}
+
 export interface DenoApi {
+  open(path: string, options?: DenoOpenOptions): Promise<DenoFsFile>;
+  readFile(path: string): Promise<Uint8Array>;
+  readTextFile(path: string): Promise<string>;
+  stat(path: string): Promise<{ size: number }>;
+  rename(from: string, to: string): Promise<void>;
+  mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+  readDir(path: string): AsyncIterable<{ name: string }>;
+  readonly pid: number;
+  readonly errors: { NotFound: new (...args: never[]) => Error; AlreadyExists: new (...args: never[]) => Error };
   listen(options: DenoConnectOptions): DenoListener;
   connect(options: DenoConnectOptions): Promise<DenoConn>;
   hostname(): string;

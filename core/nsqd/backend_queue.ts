@@ -5,8 +5,13 @@
 // empty, so a disk-backed queue can load ahead asynchronously.
 import { RingQueue } from './ring_queue.ts';
 
+/** Writes a record of a known length at dst[at...] (message.ts's writeMessage has this shape). */
+export type RecordWriter<T> = (dst: Uint8Array, view: DataView, at: number, arg: T) => unknown;
+
 export interface BackendQueue {
   put(record: Uint8Array): void;
+  /** put() of the `len` bytes `write(dst, view, at, arg)` writes, with no record allocated on the way. */
+  putWith<T>(len: number, write: RecordWriter<T>, arg: T): void;
   read(): Uint8Array | undefined;
   onReadable: (() => void) | undefined;
   depth(): number;
@@ -14,9 +19,27 @@ export interface BackendQueue {
   /** Empties the queue and removes what it stored. */
   delete(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves once every record put before the call is durable (fsynced); at once for memory. */
+  sync(): Promise<void>;
+  /**
+   * A note kept with the queue about the record of message `id`, taken back
+   * when that record is read: nsqd keeps deferred messages' due times this way
+   * (see core/diskqueue/diskqueue.ts, "Deferred messages").
+   */
+  setDeferral(id: string, value: number): void;
+  takeDeferral(id: string): number | undefined;
+  /**
+   * Optional (disk queues): keep the record read() just returned on disk
+   * until release(), so a crash delivers it again (--durable in-flight and
+   * deferred messages). Returns a token for release().
+   */
+  hold?(): number;
+  release?(token: number): void;
+  /** Drops every hold (shutdown writes those messages again as new records). */
+  releaseAll?(): void;
 }
 
-/** Keeps records in memory: the backend until the disk queue lands, and a test double. */
+/** Keeps records in memory: the backend when the runtime has no Storage, and a test double. */
 export class MemoryBackendQueue implements BackendQueue {
   private records = new RingQueue<Uint8Array>();
   onReadable: (() => void) | undefined;
@@ -24,6 +47,12 @@ export class MemoryBackendQueue implements BackendQueue {
   put(record: Uint8Array): void {
     this.records.push(record);
     if (this.records.length === 1) this.onReadable?.();
+  }
+
+  putWith<T>(len: number, write: RecordWriter<T>, arg: T): void {
+    const record = new Uint8Array(len);
+    write(record, new DataView(record.buffer), 0, arg);
+    this.put(record);
   }
 
   read(): Uint8Array | undefined {
@@ -43,12 +72,26 @@ export class MemoryBackendQueue implements BackendQueue {
   }
 
   async close(): Promise<void> {}
+
+  async sync(): Promise<void> {}
+
+  private readonly notes = new Map<string, number>();
+  setDeferral(id: string, value: number): void {
+    this.notes.set(id, value);
+  }
+  takeDeferral(id: string): number | undefined {
+    if (this.notes.size === 0) return undefined;
+    const v = this.notes.get(id);
+    this.notes.delete(id);
+    return v;
+  }
 }
 
 /** Ephemeral topics and channels: what overflows memory is dropped, as NSQ's dummy backend. */
 export class DiscardBackendQueue implements BackendQueue {
   onReadable: (() => void) | undefined;
   put(): void {}
+  putWith(): void {}
   read(): undefined {
     return undefined;
   }
@@ -58,4 +101,9 @@ export class DiscardBackendQueue implements BackendQueue {
   async empty(): Promise<void> {}
   async delete(): Promise<void> {}
   async close(): Promise<void> {}
+  async sync(): Promise<void> {}
+  setDeferral(): void {}
+  takeDeferral(): undefined {
+    return undefined;
+  }
 }

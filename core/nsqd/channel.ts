@@ -13,8 +13,9 @@
 import { ClientError } from '../errors.ts';
 import { isEphemeral } from '../protocol/names.ts';
 import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
+import { E2eProcessingLatency } from './e2e_latency.ts';
 import { MessagePQueue } from './in_flight_pqueue.ts';
-import { decodeMessage, encodeMessage, type Message } from './message.ts';
+import { decodeMessage, MSG_HEADER_LENGTH, writeMessage, type Message } from './message.ts';
 import { RingQueue } from './ring_queue.ts';
 
 /** What a channel needs from a subscribed client (ClientV2 implements it). */
@@ -49,6 +50,14 @@ export interface ChannelHooks {
   onEphemeralEmpty(channel: Channel): void;
   /** A backend write failed (nsqd turns unhealthy). */
   onBackendError(err: unknown): void;
+  /** A non-ephemeral channel or topic was created, deleted, paused or unpaused (nsqd.dat is rewritten). */
+  onMetadataChange?(): void;
+  /** --durable: non-ephemeral topics and channels keep no memory queue, everything goes through disk. */
+  readonly durable?: boolean;
+  /** --e2e-processing-latency-percentile (descending); none or empty: not tracked. */
+  readonly e2eProcessingLatencyPercentiles?: readonly number[];
+  /** --e2e-processing-latency-window-time (ms). */
+  readonly e2eProcessingLatencyWindowTime?: number;
 }
 
 export class Channel {
@@ -58,6 +67,11 @@ export class Channel {
   readonly backend: BackendQueue;
   private readonly hooks: ChannelHooks;
   private readonly memoryQueue = new RingQueue<Message>();
+  /** Ephemeral with --mem-queue-size=0: NSQ's unbuffered hand-off, a ready client or nothing. */
+  private readonly handOff: boolean;
+  private readonly memQueueSize: number;
+  /** --durable and not ephemeral: messages go through the disk queue, held there until FIN. */
+  private readonly durable: boolean;
 
   private readonly inFlight = new Map<string, Message>();
   private readonly inFlightPQ = new MessagePQueue();
@@ -76,14 +90,21 @@ export class Channel {
   messageCount = 0;
   requeueCount = 0;
   timeoutCount = 0;
+  /** Publish-to-FIN times, when --e2e-processing-latency-percentile is set (PROTOCOL.md 3.6). */
+  readonly e2e: E2eProcessingLatency | undefined;
 
   constructor(topicName: string, name: string, hooks: ChannelHooks) {
     this.topicName = topicName;
     this.name = name;
     this.ephemeral = isEphemeral(name);
     this.hooks = hooks;
+    this.handOff = this.ephemeral && hooks.memQueueSize === 0;
+    this.durable = hooks.durable === true && !this.ephemeral;
+    this.memQueueSize = this.durable ? 0 : hooks.memQueueSize;
     this.backend = this.ephemeral ? new DiscardBackendQueue() : hooks.newBackend(`${topicName}:${name}`);
     this.backend.onReadable = () => this.dispatch();
+    const percentiles = hooks.e2eProcessingLatencyPercentiles;
+    this.e2e = percentiles?.length ? new E2eProcessingLatency(percentiles, hooks.e2eProcessingLatencyWindowTime ?? 600_000) : undefined;
   }
 
   // ---- counters for /stats
@@ -114,32 +135,42 @@ export class Channel {
   putMessageDeferred(msg: Message, deferMs: number): void {
     if (this.exiting) return;
     this.messageCount++;
+    if (this.durable) {
+      // Through the disk queue with its due time as a note; next() defers it when it comes back.
+      this.backend.setDeferral(msg.id, Date.now() + deferMs);
+      this.put(msg);
+      return;
+    }
     this.startDeferredTimeout(msg, deferMs);
   }
 
   /** Memory if there is room, else the backend (NSQ keeps no order between the two either). */
   private put(msg: Message): void {
-    if (this.memoryQueue.length < this.hooks.memQueueSize) {
+    const handOff = this.handOff;
+    if (handOff || this.memoryQueue.length < this.memQueueSize) {
       this.memoryQueue.push(msg);
     } else {
       try {
-        this.backend.put(encodeMessage(msg));
+        this.backend.putWith(MSG_HEADER_LENGTH + msg.body.length, writeMessage, msg);
       } catch (err) {
         this.hooks.onBackendError(err);
         return;
       }
+      this.unhold(msg); // its new record holds it now
     }
     if (!this.stalled) this.dispatch();
+    if (handOff) this.memoryQueue.shift(); // not taken: dropped
   }
 
   // ---- clients
 
+  /** Throws Go's bare reason ("exiting", "consumers for ... exceeds limit of N"); SUB prefixes "SUB failed ". */
   addClient(client: Consumer): void {
-    if (this.exiting) throw new ClientError('E_SUB_FAILED', 'SUB failed exiting');
+    if (this.exiting) throw new Error('exiting');
     if (this.clients.has(client.id)) return;
     const max = this.hooks.maxChannelConsumers;
     if (max > 0 && this.clients.size >= max) {
-      throw new ClientError('E_SUB_FAILED', `SUB failed consumers for ${this.topicName}:${this.name} exceeds limit of ${max}`);
+      throw new Error(`consumers for ${this.topicName}:${this.name} exceeds limit of ${max}`);
     }
     this.clients.set(client.id, client);
     this.clientList = [...this.clients.values()];
@@ -152,6 +183,7 @@ export class Channel {
   removeClient(client: Consumer): void {
     if (!this.clients.delete(client.id)) return;
     this.clientList = [...this.clients.values()];
+    if (this.cursor >= this.clientList.length) this.cursor = 0;
     for (const msg of this.inFlight.values()) {
       if (msg.clientId !== client.id) continue;
       this.removeFromInFlight(msg);
@@ -200,13 +232,31 @@ export class Channel {
   private next(): Message | undefined {
     const msg = this.memoryQueue.shift();
     if (msg !== undefined) return msg;
-    const record = this.backend.read();
-    if (record === undefined) return undefined;
-    try {
-      return decodeMessage(record);
-    } catch (err) {
-      this.hooks.onBackendError(err);
-      return this.next();
+    for (;;) {
+      const record = this.backend.read();
+      if (record === undefined) return undefined;
+      let m: Message;
+      try {
+        m = decodeMessage(record);
+      } catch (err) {
+        this.hooks.onBackendError(err);
+        continue;
+      }
+      // A second copy of a message that is in flight or deferred (redelivered after a crash,
+      // at least once): the one held already stands for it.
+      if (this.inFlight.has(m.id) || this.deferred.has(m.id)) continue;
+      // Written while deferred (shutdown): back to the deferred table until its due time.
+      const due = this.backend.takeDeferral(m.id);
+      if (due !== undefined) {
+        const left = due - Date.now();
+        if (left > 0 && !this.deferred.has(m.id)) {
+          if (this.durable) m.hold = this.backend.hold!();
+          this.startDeferredTimeout(m, left);
+          continue;
+        }
+      }
+      if (this.durable) m.hold = this.backend.hold!();
+      return m;
     }
   }
 
@@ -227,6 +277,14 @@ export class Channel {
     this.deferredPQ.push(msg);
   }
 
+  /** --durable: the message no longer needs the record it was read from. */
+  private unhold(msg: Message): void {
+    if (msg.hold >= 0) {
+      this.backend.release!(msg.hold);
+      msg.hold = -1;
+    }
+  }
+
   private removeFromInFlight(msg: Message): void {
     this.inFlight.delete(msg.id);
     if (msg.index >= 0) this.inFlightPQ.remove(msg);
@@ -245,6 +303,8 @@ export class Channel {
   finishMessage(clientId: number, id: string): Message {
     const msg = this.owned(clientId, id, 'FIN');
     this.removeFromInFlight(msg);
+    this.unhold(msg);
+    if (this.e2e !== undefined) this.e2e.insert(msg.timestamp);
     return msg;
   }
 
@@ -255,7 +315,10 @@ export class Channel {
     this.removeFromInFlight(msg);
     this.requeueCount++;
     if (timeoutMs === 0) this.put(msg);
-    else this.startDeferredTimeout(msg, timeoutMs);
+    else {
+      if (this.durable) this.backend.setDeferral(id, Date.now() + timeoutMs); // its held record keeps the delay
+      this.startDeferredTimeout(msg, timeoutMs);
+    }
   }
 
   /** TOUCH: a new deadline of now + msgTimeout, never past delivery + --max-msg-timeout. */
@@ -289,6 +352,7 @@ export class Channel {
     for (let msg = this.deferredPQ.peekAndShift(now); msg !== undefined; msg = this.deferredPQ.peekAndShift(now)) {
       dirty = true;
       this.deferred.delete(msg.id);
+      if (this.durable) this.backend.takeDeferral(msg.id); // due now: its next record goes straight out
       this.put(msg);
     }
     return dirty;
@@ -298,10 +362,12 @@ export class Channel {
 
   pause(): void {
     this.paused = true;
+    if (!this.ephemeral) this.hooks.onMetadataChange?.();
   }
 
   unpause(): void {
     this.paused = false;
+    if (!this.ephemeral) this.hooks.onMetadataChange?.();
     this.stalled = false;
     this.dispatch();
   }
@@ -313,6 +379,7 @@ export class Channel {
     this.deferred.clear();
     this.deferredPQ.drain();
     for (const c of this.clientList) c.emptied();
+    this.stalled = false; // the consumers have room again
     this.memoryQueue.drain();
     await this.backend.empty();
   }
@@ -334,12 +401,18 @@ export class Channel {
   async close(): Promise<void> {
     this.exiting = true;
     for (const c of this.clientList) c.close();
-    const rest = [...this.memoryQueue.drain(), ...this.inFlightPQ.drain(), ...this.deferredPQ.drain()];
+    const rest = [...this.memoryQueue.drain(), ...this.inFlightPQ.drain()];
+    const deferred = this.deferredPQ.drain();
     this.inFlight.clear();
     this.deferred.clear();
-    for (const msg of rest) {
+    // Deferred messages are plain records (Go nsqd delivers them at once); their due times go
+    // beside them as notes, so nsq-ts delivers them at that time after a restart.
+    const wallOffset = Date.now() - performance.now();
+    for (const msg of deferred) this.backend.setDeferral(msg.id, Math.round(msg.pri + wallOffset));
+    this.backend.releaseAll?.(); // --durable: they are written again below, the old records may go
+    for (const msg of [...rest, ...deferred]) {
       try {
-        this.backend.put(encodeMessage(msg));
+        this.backend.putWith(MSG_HEADER_LENGTH + msg.body.length, writeMessage, msg);
       } catch (err) {
         this.hooks.onBackendError(err);
       }

@@ -25,6 +25,8 @@ export class Message {
   deliveryTs = 0;
   /** Milliseconds to defer on its way from the topic to each channel (DPUB). */
   deferred = 0;
+  /** --durable: the channel disk queue's hold on the record it came from (-1: none), see diskqueue.ts. */
+  hold = -1;
 
   constructor(id: string, body: Uint8Array, timestamp: number, attempts = 0) {
     this.id = id;

@@ -68,9 +68,12 @@ export class ProtocolV2 {
       reader.cancel().catch(() => {});
       client.conn.close();
     };
+    // --durable: the OKs of a chunk that published are flushed only after the group commit (NSQD.commit).
+    let puts = this.nsqd.durablePuts;
     try {
       if (initial.length > 0) this.feed(initial);
       while (!client.closed && !this.fatal) {
+        if (this.nsqd.durablePuts !== puts) await this.nsqd.commit();
         client.flush();
         await client.writable();
         const { value, done } = await reader.read();
@@ -80,11 +83,13 @@ export class ProtocolV2 {
           break;
         }
         client.lastRead = performance.now();
+        puts = this.nsqd.durablePuts;
         this.feed(value);
       }
     } catch (err) {
       if (!client.closed) this.nsqd.logger.debug(`[${client.remoteAddress}] read loop ended`, { error: String(err) });
     } finally {
+      if (this.nsqd.durablePuts !== puts) await this.nsqd.commit()?.catch(() => {});
       await this.exit();
       closing = true;
     }

@@ -10,13 +10,15 @@ import { isEphemeral } from '../protocol/names.ts';
 import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
 import { Channel, type ChannelHooks } from './channel.ts';
 import { GuidFactory } from './guid.ts';
-import { decodeMessage, encodeMessage, type Message } from './message.ts';
+import { decodeMessage, MSG_HEADER_LENGTH, writeMessage, type Message } from './message.ts';
 import { RingQueue } from './ring_queue.ts';
 
 export interface TopicHooks extends ChannelHooks {
   readonly nodeId: number;
   /** Called when an ephemeral topic loses its last channel. */
   onEphemeralTopicEmpty(topic: Topic): void;
+  /** A channel was created or deleted (nsqd tells nsqlookupd). */
+  onChannelChange?(channel: Channel, created: boolean): void;
 }
 
 export class Topic {
@@ -40,6 +42,9 @@ export class Topic {
     this.hooks = hooks;
     this.guid = new GuidFactory(hooks.nodeId);
     this.backend = this.ephemeral ? new DiscardBackendQueue() : hooks.newBackend(name);
+    // --durable: every message of a non-ephemeral topic goes through its disk queue.
+    this.durable = hooks.durable === true && !this.ephemeral;
+    this.memQueueSize = this.durable ? 0 : hooks.memQueueSize;
     this.backend.onReadable = () => this.pump();
     const channelHooks: ChannelHooks = {
       ...hooks,
@@ -49,6 +54,8 @@ export class Topic {
   }
 
   private readonly channelHooks: ChannelHooks;
+  private readonly durable: boolean;
+  private readonly memQueueSize: number;
 
   generateID(): string {
     return this.guid.next();
@@ -72,25 +79,45 @@ export class Topic {
   }
 
   private flowing(): boolean {
-    return this.channelList.length > 0 && !this.paused && !this.exiting;
+    return this.channelList.length > 0 && !this.paused && !this.exiting && !this.holding;
+  }
+
+  /** While nsqd asks nsqlookupd which channels to pre-create (lookup.ts), messages wait in the topic. */
+  private holding = false;
+
+  hold(): void {
+    this.holding = true;
+  }
+
+  /** Ends hold(): queued messages flow to the channels there are now. */
+  start(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.pump();
   }
 
   private put(msg: Message): void {
-    if (this.flowing() && this.memoryQueue.length === 0 && this.backend.depth() === 0) {
+    if (this.flowing() && this.memoryQueue.length === 0 && this.backend.depth() === 0 && !this.durable) {
       this.distribute(msg);
       return;
     }
-    if (this.memoryQueue.length < this.hooks.memQueueSize) {
+    if (this.memoryQueue.length < this.memQueueSize) {
       this.memoryQueue.push(msg);
     } else {
       try {
-        this.backend.put(encodeMessage(msg));
+        this.toBackend(msg);
       } catch (err) {
         this.hooks.onBackendError(err);
         return;
       }
     }
     this.pump();
+  }
+
+  /** A DPUB message keeps its deferral on disk as a note beside the record (diskqueue.ts). */
+  private toBackend(msg: Message): void {
+    if (msg.deferred > 0) this.backend.setDeferral(msg.id, msg.deferred);
+    this.backend.putWith(MSG_HEADER_LENGTH + msg.body.length, writeMessage, msg);
   }
 
   private distribute(msg: Message): void {
@@ -117,6 +144,8 @@ export class Topic {
         if (record === undefined) return;
         try {
           msg = decodeMessage(record);
+          const deferred = this.backend.takeDeferral(msg.id);
+          if (deferred !== undefined) msg.deferred = deferred;
         } catch (err) {
           this.hooks.onBackendError(err);
           continue;
@@ -143,6 +172,8 @@ export class Topic {
       ch = new Channel(this.name, name, this.channelHooks);
       this.channels.set(name, ch);
       this.channelList = [...this.channels.values()];
+      if (!ch.ephemeral) this.hooks.onMetadataChange?.();
+      this.hooks.onChannelChange?.(ch, true);
       this.pump();
     }
     return ch;
@@ -154,6 +185,8 @@ export class Topic {
     this.channels.delete(name);
     this.channelList = [...this.channels.values()];
     await ch.delete();
+    if (!ch.ephemeral) this.hooks.onMetadataChange?.();
+    this.hooks.onChannelChange?.(ch, false);
     if (this.channels.size === 0 && this.ephemeral && !this.exiting) this.hooks.onEphemeralTopicEmpty(this);
     return true;
   }
@@ -162,10 +195,12 @@ export class Topic {
 
   pause(): void {
     this.paused = true;
+    this.hooks.onMetadataChange?.();
   }
 
   unpause(): void {
     this.paused = false;
+    this.hooks.onMetadataChange?.();
     this.pump();
   }
 
@@ -191,7 +226,7 @@ export class Topic {
     await Promise.all(this.channelList.map((c) => c.close()));
     for (const msg of this.memoryQueue.drain()) {
       try {
-        this.backend.put(encodeMessage(msg));
+        this.toBackend(msg);
       } catch (err) {
         this.hooks.onBackendError(err);
       }

@@ -49,7 +49,9 @@ interface Proc {
 }
 
 function launch(args: string[], cwd: string): Proc {
-  const child = spawn(NODE, [NSQD_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  // HTTP on a kernel-chosen port, so a daemon on the default 4151 elsewhere does not interfere.
+  const http = args.some((a) => /^--?http-address/.test(a)) ? [] : ['--http-address=127.0.0.1:0'];
+  const child = spawn(NODE, [NSQD_BIN, ...http, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8');
@@ -275,7 +277,7 @@ test('nsqd exits 1 when its TCP port is taken, and refuses flags it does not sup
   } finally {
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
   }
-  for (const flag of ['--lookupd-tcp-address=127.0.0.1:4160', '--tls-cert=/nonexistent.pem']) {
+  for (const flag of ['--auth-http-address=127.0.0.1:4181', '--tls-cert=/nonexistent.pem']) {
     const r = await runToExit(['--tcp-address=127.0.0.1:0', flag]);
     assert.equal(r.code, 1, `${flag}: exit code (stderr: ${r.stderr})`);
     assert.match(r.stderr, new RegExp(`${flag.slice(0, flag.indexOf('='))}.*not supported`), `${flag}: says it is not supported`);

@@ -1,5 +1,8 @@
 // Starts a whole nsqd in-process on 127.0.0.1 with a kernel-chosen port, on
 // the runtime running the tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Logger, silentLogger } from '../../core/log.ts';
 import { NSQD } from '../../core/nsqd/nsqd.ts';
 import type { NsqdOptions } from '../../core/nsqd/options.ts';
@@ -8,15 +11,36 @@ import { runtime } from './runtime.ts';
 export interface TestNsqd {
   nsqd: NSQD;
   port: number;
+  /** The HTTP API's port on 127.0.0.1 (-1 with httpAddress: ''). */
+  httpPort: number;
   close(): Promise<void>;
 }
 
 /** NSQ_TEST_LOG=debug shows the daemon's log while a test runs. */
 const testLogLevel = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.NSQ_TEST_LOG;
 
+/** Without a --data-path in `opts`, each nsqd gets a fresh temporary one, removed by close(). */
 export async function startNsqd(opts: Partial<NsqdOptions> = {}): Promise<TestNsqd> {
   const logger = testLogLevel ? new Logger(testLogLevel as 'debug', '[nsqd] ') : silentLogger;
-  const nsqd = new NSQD({ tcpAddress: '127.0.0.1:0', ...opts }, { runtime, logger });
-  await nsqd.start();
-  return { nsqd, port: nsqd.tcpAddress.port, close: () => nsqd.close() };
+  const tmp = opts.dataPath === undefined ? mkdtempSync(join(tmpdir(), 'nsqd-test-')) : undefined;
+  const nsqd = new NSQD({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', ...(tmp ? { dataPath: tmp } : {}), ...opts }, { runtime, logger });
+  const removeTmp = () => tmp && rmSync(tmp, { recursive: true, force: true });
+  try {
+    await nsqd.start();
+  } catch (err) {
+    removeTmp();
+    throw err;
+  }
+  return {
+    nsqd,
+    port: nsqd.tcpAddress.port,
+    httpPort: nsqd.httpPort,
+    close: async () => {
+      try {
+        await nsqd.close();
+      } finally {
+        removeTmp();
+      }
+    },
+  };
 }

@@ -400,6 +400,7 @@ test('buildOptions: validation errors name the option and the value', () => {
   fails(['--msg-timeout=0'], 'msg-timeout', '0');
   fails(['--max-output-buffer-size=10'], 'max-output-buffer-size', '10');
   fails(['--max-msg-size=6000000'], 'max-msg-size', '6000000');
-  assert.throws(() => options(['--lookupd-tcp-address=127.0.0.1:4160']), /--lookupd-tcp-address/);
+  assert.throws(() => options(['--lookupd-tcp-address=127.0.0.1']), /--lookupd-tcp-address.*<addr>:<port>/);
+  assert.deepEqual(options(['--lookupd-tcp-address=127.0.0.1:4160', '--lookupd-tcp-address=h:4162']).lookupdTcpAddress, ['127.0.0.1:4160', 'h:4162']);
   assert.throws(() => options(['--tls-cert=x.pem']), /--tls-cert/);
 });

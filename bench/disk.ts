@@ -1,0 +1,208 @@
+// Disk-queue benchmarks that bench/run.ts does not cover. Each run starts a
+// fresh nsqd child process (like run.ts) in a new temporary --data-path.
+//
+// --mode=ack (default): publishers that each send one command (PUB, or MPUB
+//   of --batch-size with --batch-size > 1) and wait for its OK before the
+//   next, for --runfor. Reports msgs/s and the p50/p99/max acknowledgement
+//   latency (command written to OK parsed). Meant for --durable (the default
+//   here), where an OK waits for the group commit's fsync.
+//   --publishers takes a comma list: one run per value.
+//
+// --mode=rss: creates sub_bench/ch (so the backlog goes to the channel, as
+//   in run.ts), publishes --messages 100-byte messages with bench_writer
+//   (MPUB 200, 2 connections, window 4), waits a second, and reports the
+//   server's VmHWM (peak RSS) and VmRSS from /proc/<pid>/status, with the
+//   RSS it had idle before publishing.
+//
+//   ./node_modules/.bin/node bench/disk.ts --mode=ack --publishers=1,50
+//   ./node_modules/.bin/node bench/disk.ts --mode=rss --runtime=bun
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import type * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { connect, encodeMpub, encodePub, FRAME_RESPONSE, FrameParser, isText, messageBody, NOP, now, parseFlags, percentile } from './lib.ts';
+
+const TOOL = 'disk';
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const flags = parseFlags(TOOL, {
+  mode: { type: 'string', default: 'ack', help: 'ack: publish→OK latency and msgs/s; rss: peak RSS with --messages queued' },
+  runtime: { type: 'string', default: 'node', help: 'server runtime: node (this Node), node20, node24, bun, deno' },
+  durable: { type: 'bool', default: true, help: 'ack mode: start nsqd with --durable' },
+  publishers: { type: 'string', default: '1,50', help: 'ack mode: publishing connections, one run per comma-separated value' },
+  'batch-size': { type: 'int', default: 1, help: 'ack mode: messages per command (1: PUB, more: MPUB)' },
+  size: { type: 'int', default: 100, help: 'message bytes' },
+  runfor: { type: 'duration', default: 3000, help: 'ack mode: duration of each run' },
+  messages: { type: 'int', default: 1000000, help: 'rss mode: messages to queue' },
+  'mem-queue-size': { type: 'int', default: 10000, help: 'nsqd --mem-queue-size (nsqd default)' },
+  'server-args': { type: 'string', default: '', help: 'extra nsqd flags, space-separated' },
+  verbose: { type: 'bool', default: false, help: 'show the server log' },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`[${TOOL}] ${message}\n`);
+  process.exit(2);
+}
+
+const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+const nativeTs = Boolean((process as { features?: { typescript?: unknown } }).features?.typescript);
+
+function systemNode(): string {
+  if (process.env.npm_node_execpath) return process.env.npm_node_execpath;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir.includes('node_modules')) continue;
+    const p = join(dir, 'node');
+    if (existsSync(p) && statSync(p).isFile()) return p;
+  }
+  return fail('no system node on PATH');
+}
+
+function serverCommand(runtime: string, args: string[]): [string, string[]] {
+  const entry = (rt: string) => join(root, 'adapters', rt, 'nsqd.ts');
+  switch (runtime) {
+    case 'node': return [process.execPath, [...(nativeTs ? [] : ['--import', 'tsx']), entry('node'), ...args]];
+    case 'node20': return [systemNode(), ['--import', 'tsx', entry('node'), ...args]];
+    case 'node24': return [join(root, 'node_modules', 'node24', 'bin', 'node'), [entry('node'), ...args]];
+    case 'bun': return [bin('bun'), ['run', entry('bun'), ...args]];
+    case 'deno': return [bin('deno'), ['run', '-A', '--no-check', entry('deno'), ...args]];
+    default: return fail(`unknown runtime ${runtime}`);
+  }
+}
+
+interface Server {
+  address: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function startServer(extra: string[]): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nsq-ts-disk-bench-'));
+  const args = ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', `--data-path=${dataDir}`, `--mem-queue-size=${flags['mem-queue-size']}`,
+    ...extra, ...(flags['server-args'] as string).split(' ').filter(Boolean)];
+  const [cmd, cmdArgs] = serverCommand(flags.runtime as string, args);
+  if (flags.verbose) process.stderr.write(`[${TOOL}] server: ${cmd} ${cmdArgs.join(' ')}\n`);
+  const child = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const address = await new Promise<string>((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`nsqd did not start in 20s:\n${log}`)), 20000);
+    const onData = (d: Buffer) => {
+      log += d.toString();
+      if (flags.verbose) process.stderr.write(d);
+      const m = /TCP: listening on (\S+)/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`nsqd exited (${code}) before listening:\n${log}`)));
+  });
+  return {
+    address,
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
+      await exited;
+      clearTimeout(killer);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One round of --mode=ack: `n` publishers, each one command in flight. */
+async function ackRun(address: string, n: number): Promise<{ msgsPerSec: number; p50: number; p99: number; max: number; acks: number }> {
+  const batch = flags['batch-size'] as number;
+  const body = messageBody(flags.size as number);
+  const cmd = batch > 1 ? encodeMpub('ack_bench', body, batch) : encodePub('ack_bench', body);
+  const sockets = await Promise.all(Array.from({ length: n }, () => connect(address)));
+  const samples: number[] = [];
+  const start = now();
+  const deadline = start + (flags.runfor as number);
+  await Promise.all(sockets.map((socket: net.Socket) => new Promise<void>((resolve) => {
+    let sentAt = now();
+    const parser = new FrameParser((type, buf, s, e) => {
+      if (type === FRAME_RESPONSE && isText(buf, s, e, '_heartbeat_')) return void socket.write(NOP);
+      if (type !== FRAME_RESPONSE || !isText(buf, s, e, 'OK')) fail(`unexpected frame ${type}: ${buf.toString('latin1', s, e)}`);
+      const t = now();
+      samples.push(t - sentAt);
+      if (t >= deadline) {
+        socket.destroy();
+        return resolve();
+      }
+      sentAt = now();
+      socket.write(cmd);
+    });
+    socket.on('data', (chunk: Buffer) => parser.push(chunk));
+    socket.on('error', (err) => fail(`connection error: ${err.message}`));
+    sentAt = now();
+    socket.write(cmd);
+  })));
+  const seconds = (now() - start) / 1000;
+  const sorted = Float64Array.from(samples).sort();
+  return { msgsPerSec: (samples.length * batch) / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1]!, acks: samples.length };
+}
+
+function procStatus(pid: number): { rss: number; hwm: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+function runClient(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(nativeTs ? [] : ['--import', 'tsx']), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args[0]} exited with ${code}`))));
+  });
+}
+
+async function main(): Promise<void> {
+  const runtime = flags.runtime as string;
+  if (flags.mode === 'ack') {
+    const durable = flags.durable as boolean;
+    process.stdout.write(`# nsqd on ${runtime}${durable ? ' --durable' : ''} --mem-queue-size=${flags['mem-queue-size']}; ${flags['batch-size'] === 1 ? 'PUB' : `MPUB x${flags['batch-size']}`} of ${flags.size} B, one command in flight per publisher, ${flags.runfor} ms per run\n`);
+    process.stdout.write('| publishers | msgs/s | acks/s | ack p50 ms | ack p99 ms | ack max ms |\n|---|---|---|---|---|---|\n');
+    for (const n of (flags.publishers as string).split(',').map(Number)) {
+      const server = await startServer(durable ? ['--durable'] : []);
+      try {
+        const r = await ackRun(server.address, n);
+        const seconds = (flags.runfor as number) / 1000;
+        process.stdout.write(`| ${n} | ${Math.round(r.msgsPerSec).toLocaleString('en-US')} | ${Math.round(r.acks / seconds).toLocaleString('en-US')} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} |\n`);
+      } finally {
+        await server.stop();
+      }
+    }
+    return;
+  }
+  if (flags.mode === 'rss') {
+    const server = await startServer([]);
+    try {
+      const pid = server.child.pid!;
+      const sub = await connect(server.address);
+      sub.write('SUB sub_bench ch\n');
+      await new Promise((r) => setTimeout(r, 300));
+      sub.destroy();
+      await new Promise((r) => setTimeout(r, 1000));
+      const idle = procStatus(pid);
+      const out = await runClient(['bench/bench_writer.ts', `--nsqd-tcp-address=${server.address}`, `--size=${flags.size}`, '--batch-size=200', '--concurrency=2', '--window=4', `--messages=${flags.messages}`, '--runfor=120s']);
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = procStatus(pid);
+      process.stdout.write(out.split('\n')[0] + '\n');
+      process.stdout.write(`[${TOOL}] nsqd on ${runtime}, --mem-queue-size=${flags['mem-queue-size']}, ${flags.messages} x ${flags.size} B queued on sub_bench/ch: ` +
+        `idle RSS ${idle.rss.toFixed(1)} MiB, peak RSS (VmHWM) ${after.hwm.toFixed(1)} MiB, RSS after ${after.rss.toFixed(1)} MiB, peak growth ${(after.hwm - idle.rss).toFixed(1)} MiB\n`);
+    } finally {
+      await server.stop();
+    }
+    return;
+  }
+  fail(`unknown --mode ${String(flags.mode)}`);
+}
+
+await main();
