@@ -2,9 +2,8 @@
 // PROTOCOL.md 6.1): one table drives the flags, --help, the config-file keys
 // and the defaults; valibot checks the values. Durations are in milliseconds.
 import * as v from 'valibot';
-import { formatDuration } from '../config/duration.ts';
 import type { FlagSpec } from '../config/flags.ts';
-import { ConfigError } from '../errors.ts';
+import { address, ms, oneOf, validateOptions } from '../config/validate.ts';
 
 export { VERSION } from '../nsqd/options.ts';
 
@@ -34,14 +33,6 @@ export const LOOKUPD_FLAGS: readonly FlagSpec[] = [
   { name: 'tombstone-lifetime', type: 'duration', default: 45_000, help: 'duration of time a producer will remain tombstoned if registration remains' },
 ];
 
-const ms = (min: number) => {
-  const allowed = `expected a duration of at least ${formatDuration(min)}`;
-  return v.pipe(v.number(allowed), v.minValue(min, allowed));
-};
-const oneOf = <const T extends readonly string[]>(values: T) =>
-  v.pipe(v.string(), v.toLowerCase(), v.picklist(values, `expected one of ${values.join(', ')}`));
-const address = v.pipe(v.string(), v.minLength(1, 'expected <addr>:<port> or a socket path'));
-
 const OptionsSchema = v.object({
   logLevel: oneOf(['debug', 'info', 'warn', 'error', 'fatal']),
   logPrefix: v.string(),
@@ -52,8 +43,6 @@ const OptionsSchema = v.object({
   inactiveProducerTimeout: ms(0),
   tombstoneLifetime: ms(0),
 });
-
-const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function defaultLookupdOptions(overrides: Partial<LookupdOptions> = {}): LookupdOptions {
   return buildLookupdOptions(Object.fromEntries(LOOKUPD_FLAGS.map((f) => [f.name, f.default])), overrides);
@@ -68,21 +57,5 @@ export function buildLookupdOptions(
   overrides: Partial<LookupdOptions> = {},
   describe: (flag: string) => string = (flag) => `--${flag}`,
 ): LookupdOptions {
-  const raw: Record<string, unknown> = {};
-  for (const f of LOOKUPD_FLAGS) {
-    const key = camel(f.name);
-    if (key in OptionsSchema.entries) raw[key] = values[f.name];
-  }
-  Object.assign(raw, overrides);
-  const result = v.safeParse(OptionsSchema, raw);
-  if (!result.success) {
-    const issue = result.issues[0];
-    const key = String(issue.path?.[0]?.key ?? '');
-    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    const spec = LOOKUPD_FLAGS.find((f) => f.name === flag);
-    const value = raw[key];
-    const shown = spec?.type === 'duration' && typeof value === 'number' ? formatDuration(value) : String(value);
-    throw new ConfigError(`invalid value ${JSON.stringify(shown)} for ${describe(flag)}: ${issue.message}`);
-  }
-  return result.output as LookupdOptions;
+  return validateOptions<LookupdOptions>(LOOKUPD_FLAGS, OptionsSchema, values, overrides, describe);
 }

@@ -3,8 +3,8 @@
 // are in milliseconds.
 import * as v from 'valibot';
 import { ConfigError } from '../errors.ts';
-import { formatDuration } from '../config/duration.ts';
 import type { FlagSpec } from '../config/flags.ts';
+import { address, int, ms, oneOf, validateOptions } from '../config/validate.ts';
 
 export const VERSION = '1.3.0';
 
@@ -164,17 +164,6 @@ export const NSQ_TS_ONLY_FLAGS: ReadonlySet<string> = new Set([
   'lookupd-ping-interval', 'durable',
 ]);
 
-// Each message says what is allowed; buildOptions adds the option's name and the value.
-const int = (min: number, max?: number) => {
-  const allowed = max === undefined ? `expected an integer >= ${min}` : `expected an integer from ${min} to ${max}`;
-  return v.pipe(v.number(allowed), v.integer(allowed), v.minValue(min, allowed), v.maxValue(max ?? Number.MAX_SAFE_INTEGER, allowed));
-};
-const ms = (min: number) => {
-  const allowed = `expected a duration of at least ${formatDuration(min)}`;
-  return v.pipe(v.number(allowed), v.minValue(min, allowed));
-};
-const oneOf = <const T extends readonly string[]>(values: T) =>
-  v.pipe(v.string(), v.toLowerCase(), v.picklist(values, `expected one of ${values.join(', ')}`));
 const strings = v.array(v.string());
 
 const OptionsSchema = v.object({
@@ -182,7 +171,7 @@ const OptionsSchema = v.object({
   logPrefix: v.string(),
   logFormat: oneOf(['text', 'json']),
   nodeId: int(0, 1023),
-  tcpAddress: v.pipe(v.string(), v.minLength(1, 'expected <addr>:<port> or a socket path')),
+  tcpAddress: address,
   httpAddress: v.string(),
   httpsAddress: v.string(),
   broadcastAddress: v.string(),
@@ -244,10 +233,6 @@ const OptionsSchema = v.object({
   enableExperiment: strings,
 });
 
-function camel(name: string): string {
-  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
 /** The default options, as Go nsqd's (node id 0 until a host name is known). */
 export function defaultOptions(overrides: Partial<NsqdOptions> = {}): NsqdOptions {
   return buildOptions(Object.fromEntries(NSQD_FLAGS.map((f) => [f.name, f.default])), 0, overrides);
@@ -268,27 +253,11 @@ export function buildOptions(
   for (const [name, inUse] of REFUSED) {
     if (values[name] !== undefined && inUse(values[name])) throw new ConfigError(`${describe(name)} is not supported yet by nsq-ts; remove it to start`);
   }
-  const raw: Record<string, unknown> = {};
-  for (const f of NSQD_FLAGS) {
-    const key = camel(f.name);
-    if (key in OptionsSchema.entries) raw[key] = values[f.name];
-  }
-  if (raw.nodeId === -1) raw.nodeId = defaultNodeId;
-  Object.assign(raw, overrides);
-  const result = v.safeParse(OptionsSchema, raw);
-  if (!result.success) {
-    const issue = result.issues[0];
-    const key = String(issue.path?.[0]?.key ?? '');
-    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    const spec = NSQD_FLAGS.find((f) => f.name === flag);
-    const value = raw[key];
-    const shown = spec?.type === 'duration' && typeof value === 'number' ? formatDuration(value)
-      : Array.isArray(value) ? value.join(',') : String(value);
-    throw new ConfigError(`invalid value ${JSON.stringify(shown)} for ${describe(flag)}: ${issue.message}`);
-  }
-  const opts = result.output;
+  const opts = validateOptions<NsqdOptions>(NSQD_FLAGS, OptionsSchema, values, overrides, describe, (raw) => {
+    if (raw.nodeId === -1) raw.nodeId = defaultNodeId;
+  });
   if (opts.maxMsgSize > opts.maxBodySize) {
     throw new ConfigError(`${describe('max-msg-size')} (${opts.maxMsgSize}) must not exceed ${describe('max-body-size')} (${opts.maxBodySize})`);
   }
-  return opts as NsqdOptions;
+  return opts;
 }
