@@ -16,17 +16,15 @@
 //
 //   ./node_modules/.bin/node bench/disk.ts --mode=ack --publishers=1,50
 //   ./node_modules/.bin/node bench/disk.ts --mode=rss --runtime=bun
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import type * as net from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
-import { connect, encodeMpub, encodePub, FRAME_RESPONSE, FrameParser, isText, messageBody, NOP, now, parseFlags, percentile } from './lib.ts';
+import { memoryMiB, root, runtimeCommand, type RunningDaemon, startDaemon } from './daemon.ts';
+import { connect, die, encodeMpub, encodePub, FRAME_RESPONSE, FrameParser, isText, messageBody, NOP, now, parseFlags, percentile } from './lib.ts';
 
 const TOOL = 'disk';
-const root = fileURLToPath(new URL('..', import.meta.url));
+const fail: (message: string) => never = (message) => die(TOOL, message);
 
 const flags = parseFlags(TOOL, {
   mode: { type: 'string', default: 'ack', help: 'ack: publish→OK latency and msgs/s; rss: peak RSS with --messages queued' },
@@ -42,77 +40,13 @@ const flags = parseFlags(TOOL, {
   verbose: { type: 'bool', default: false, help: 'show the server log' },
 });
 
-function fail(message: string): never {
-  process.stderr.write(`[${TOOL}] ${message}\n`);
-  process.exit(2);
-}
-
-const bin = (name: string) => join(root, 'node_modules', '.bin', name);
-const nativeTs = Boolean((process as { features?: { typescript?: unknown } }).features?.typescript);
-
-function systemNode(): string {
-  if (process.env.npm_node_execpath) return process.env.npm_node_execpath;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir.includes('node_modules')) continue;
-    const p = join(dir, 'node');
-    if (existsSync(p) && statSync(p).isFile()) return p;
-  }
-  return fail('no system node on PATH');
-}
-
-function serverCommand(runtime: string, args: string[]): [string, string[]] {
-  const entry = (rt: string) => join(root, 'adapters', rt, 'nsqd.ts');
-  switch (runtime) {
-    case 'node': return [process.execPath, [...(nativeTs ? [] : ['--import', 'tsx']), entry('node'), ...args]];
-    case 'node20': return [systemNode(), ['--import', 'tsx', entry('node'), ...args]];
-    case 'node24': return [join(root, 'node_modules', 'node24', 'bin', 'node'), [entry('node'), ...args]];
-    case 'bun': return [bin('bun'), ['run', entry('bun'), ...args]];
-    case 'deno': return [bin('deno'), ['run', '-A', '--no-check', entry('deno'), ...args]];
-    default: return fail(`unknown runtime ${runtime}`);
-  }
-}
-
-interface Server {
-  address: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startServer(extra: string[]): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'nsq-ts-disk-bench-'));
-  const args = ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', `--data-path=${dataDir}`, `--mem-queue-size=${flags['mem-queue-size']}`,
-    ...extra, ...(flags['server-args'] as string).split(' ').filter(Boolean)];
-  const [cmd, cmdArgs] = serverCommand(flags.runtime as string, args);
-  if (flags.verbose) process.stderr.write(`[${TOOL}] server: ${cmd} ${cmdArgs.join(' ')}\n`);
-  const child = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const address = await new Promise<string>((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`nsqd did not start in 20s:\n${log}`)), 20000);
-    const onData = (d: Buffer) => {
-      log += d.toString();
-      if (flags.verbose) process.stderr.write(d);
-      const m = /TCP: listening on (\S+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`nsqd exited (${code}) before listening:\n${log}`)));
+function startServer(extra: string[]): Promise<RunningDaemon<'TCP'>> {
+  return startDaemon({
+    tool: TOOL, runtime: flags.runtime as string, daemon: 'nsqd', listening: ['TCP'], verbose: flags.verbose as boolean,
+    args: ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', `--mem-queue-size=${flags['mem-queue-size']}`,
+      ...extra, ...(flags['server-args'] as string).split(' ').filter(Boolean)],
+    dataDirPrefix: 'nsq-ts-disk-bench-',
   });
-  return {
-    address,
-    child,
-    async stop() {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
-      await exited;
-      clearTimeout(killer);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** One round of --mode=ack: `n` publishers, each one command in flight. */
@@ -148,18 +82,14 @@ async function ackRun(address: string, n: number): Promise<{ msgsPerSec: number;
   return { msgsPerSec: (samples.length * batch) / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1]!, acks: samples.length };
 }
 
-function procStatus(pid: number): { rss: number; hwm: number } {
-  const text = readFileSync(`/proc/${pid}/status`, 'latin1');
-  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
-
-function runClient(args: string[]): Promise<string> {
+/** Runs a bench client on the running Node to its end; resolves with its stdout. */
+function runClient(file: string, args: string[]): Promise<string> {
+  const [cmd, cmdArgs] = runtimeCommand(TOOL, 'node', join(root, 'bench', file), args);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(nativeTs ? [] : ['--import', 'tsx']), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args[0]} exited with ${code}`))));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${file} exited with ${code}`))));
   });
 }
 
@@ -172,7 +102,7 @@ async function main(): Promise<void> {
     for (const n of (flags.publishers as string).split(',').map(Number)) {
       const server = await startServer(durable ? ['--durable'] : []);
       try {
-        const r = await ackRun(server.address, n);
+        const r = await ackRun(server.addresses.TCP, n);
         const seconds = (flags.runfor as number) / 1000;
         process.stdout.write(`| ${n} | ${Math.round(r.msgsPerSec).toLocaleString('en-US')} | ${Math.round(r.acks / seconds).toLocaleString('en-US')} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.max.toFixed(3)} |\n`);
       } finally {
@@ -184,16 +114,16 @@ async function main(): Promise<void> {
   if (flags.mode === 'rss') {
     const server = await startServer([]);
     try {
-      const pid = server.child.pid!;
-      const sub = await connect(server.address);
+      const pid = server.pid;
+      const sub = await connect(server.addresses.TCP);
       sub.write('SUB sub_bench ch\n');
       await new Promise((r) => setTimeout(r, 300));
       sub.destroy();
       await new Promise((r) => setTimeout(r, 1000));
-      const idle = procStatus(pid);
-      const out = await runClient(['bench/bench_writer.ts', `--nsqd-tcp-address=${server.address}`, `--size=${flags.size}`, '--batch-size=200', '--concurrency=2', '--window=4', `--messages=${flags.messages}`, '--runfor=120s']);
+      const idle = memoryMiB(pid);
+      const out = await runClient('bench_writer.ts', [`--nsqd-tcp-address=${server.addresses.TCP}`, `--size=${flags.size}`, '--batch-size=200', '--concurrency=2', '--window=4', `--messages=${flags.messages}`, '--runfor=120s']);
       await new Promise((r) => setTimeout(r, 1000));
-      const after = procStatus(pid);
+      const after = memoryMiB(pid);
       process.stdout.write(out.split('\n')[0] + '\n');
       process.stdout.write(`[${TOOL}] nsqd on ${runtime}, --mem-queue-size=${flags['mem-queue-size']}, ${flags.messages} x ${flags.size} B queued on sub_bench/ch: ` +
         `idle RSS ${idle.rss.toFixed(1)} MiB, peak RSS (VmHWM) ${after.hwm.toFixed(1)} MiB, RSS after ${after.rss.toFixed(1)} MiB, peak growth ${(after.hwm - idle.rss).toFixed(1)} MiB\n`);

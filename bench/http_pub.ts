@@ -9,14 +9,13 @@
 //   ./node_modules/.bin/node bench/http_pub.ts --runtime=bun      # and deno, node20
 //   ./node_modules/.bin/node bench/http_pub.ts --nsqd-http-address=127.0.0.1:4151 --server-pid=$(pgrep -n nsqd)
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseFlags } from './lib.ts';
+import { join } from 'node:path';
+import { cpuSeconds, type RunningDaemon, startDaemon } from './daemon.ts';
+import { die, parseFlags } from './lib.ts';
 
 const TOOL = 'bench/http_pub';
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 const flags = parseFlags(TOOL, {
   runtime: { type: 'string', default: 'node', help: 'nsqd runtime: node (the one running this), node20, node24, bun, deno' },
@@ -35,94 +34,15 @@ const flags = parseFlags(TOOL, {
 const runtimeName = flags.runtime as string;
 const external = flags['nsqd-http-address'] as string;
 const runfor = flags.runfor as number;
-const bin = (name: string) => join(root, 'node_modules', '.bin', name);
-const nativeTs = Boolean((process as { features?: { typescript?: unknown } }).features?.typescript);
+const fail: (message: string) => never = (message) => die(TOOL, message);
 
-function fail(message: string): never {
-  process.stderr.write(`[${TOOL}] ${message}\n`);
-  process.exit(2);
-}
-
-function systemNode(): string {
-  if (process.env.npm_node_execpath) return process.env.npm_node_execpath;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir.includes('node_modules')) continue;
-    try {
-      if (statSync(join(dir, 'node')).isFile()) return join(dir, 'node');
-    } catch { /* not there */ }
-  }
-  return fail('no system node on PATH');
-}
-
-function serverCommand(args: string[]): [string, string[]] {
-  const entry = (rt: string) => join(root, 'adapters', rt, 'nsqd.ts');
-  switch (runtimeName) {
-    case 'node': return [process.execPath, [...(nativeTs ? [] : ['--import', 'tsx']), entry('node'), ...args]];
-    case 'node20': return [systemNode(), ['--import', 'tsx', entry('node'), ...args]];
-    case 'node24': return [join(root, 'node_modules', 'node24', 'bin', 'node'), [entry('node'), ...args]];
-    case 'bun': return [bin('bun'), ['run', entry('bun'), ...args]];
-    case 'deno': return [bin('deno'), ['run', '-A', '--no-check', entry('deno'), ...args]];
-    default: return fail(`unknown runtime ${runtimeName}`);
-  }
-}
-
-/** CPU seconds (user + system) of a process so far, from /proc; NaN if unknown. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-interface Server {
-  address: string;
-  pid: number;
-  version: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'nsq-ts-bench-http-'));
-  const args = ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', `--data-path=${dataDir}`,
-    `--mem-queue-size=${flags['mem-queue-size']}`, ...(flags['server-args'] as string).split(' ').filter(Boolean)];
-  const [cmd, cmdArgs] = serverCommand(args);
-  if (flags.verbose) process.stderr.write(`[${TOOL}] server: ${cmd} ${cmdArgs.join(' ')}\n`);
-  const child = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const address = await new Promise<string>((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`nsqd did not start in 20s:\n${log}`)), 20000);
-    const onData = (d: Buffer) => {
-      log += d.toString();
-      if (flags.verbose) process.stderr.write(d);
-      const m = /HTTP: listening on (\S+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`nsqd exited (${code}) before listening:\n${log}`));
-    });
+function startServer(): Promise<RunningDaemon<'HTTP'>> {
+  return startDaemon({
+    tool: TOOL, runtime: runtimeName, daemon: 'nsqd', listening: ['HTTP'], verbose: flags.verbose as boolean,
+    args: ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0',
+      `--mem-queue-size=${flags['mem-queue-size']}`, ...(flags['server-args'] as string).split(' ').filter(Boolean)],
+    dataDirPrefix: 'nsq-ts-bench-http-',
   });
-  return {
-    address,
-    pid: child.pid!,
-    version: runtimeName,
-    async stop() {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
-      await exited;
-      clearTimeout(killer);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 interface Result {
@@ -181,7 +101,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (let round = 1; round <= (flags.rounds as number); round++) {
     const server = external ? undefined : await startServer();
-    const address = external || server!.address;
+    const address = external || server!.addresses.HTTP;
     const pid = server?.pid ?? (flags['server-pid'] as number);
     try {
       const url = `http://${address}/pub?topic=http_bench_${process.pid}_${round}`;

@@ -19,18 +19,17 @@
 //   ./node_modules/.bin/node bench/lookupd.ts                   # nsqlookupd on Node 24
 //   ./node_modules/.bin/node bench/lookupd.ts --runtime=bun     # node20, bun, deno
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Logger } from '../core/log.ts';
 import { LookupPeer } from '../core/nsqd/lookup_peer.ts';
 import { nodeNet } from '../adapters/node/net.ts';
-import { parseFlags } from './lib.ts';
+import { cpuSeconds, startDaemon } from './daemon.ts';
+import { die, parseFlags } from './lib.ts';
 
 const TOOL = 'bench/lookupd';
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 const flags = parseFlags(TOOL, {
   runtime: { type: 'string', default: 'node', help: 'nsqlookupd runtime: node (the one running this), node20, node24, bun, deno' },
@@ -52,91 +51,14 @@ const runtimeName = flags.runtime as string;
 const externalTcp = flags['lookupd-tcp-address'] as string;
 const externalHttp = flags['lookupd-http-address'] as string;
 const scenarios = (flags.scenarios as string).split(',');
-const bin = (name: string) => join(root, 'node_modules', '.bin', name);
-const nativeTs = Boolean((process as { features?: { typescript?: unknown } }).features?.typescript);
+const fail: (message: string) => never = (message) => die(TOOL, message);
 
-function fail(message: string): never {
-  process.stderr.write(`[${TOOL}] ${message}\n`);
-  process.exit(2);
-}
-
-function systemNode(): string {
-  if (process.env.npm_node_execpath) return process.env.npm_node_execpath;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir.includes('node_modules')) continue;
-    try {
-      if (statSync(join(dir, 'node')).isFile()) return join(dir, 'node');
-    } catch { /* not there */ }
-  }
-  return fail('no system node on PATH');
-}
-
-function serverCommand(args: string[]): [string, string[]] {
-  const entry = (rt: string) => join(root, 'adapters', rt, 'nsqlookupd.ts');
-  switch (runtimeName) {
-    case 'node': return [process.execPath, [...(nativeTs ? [] : ['--import', 'tsx']), entry('node'), ...args]];
-    case 'node20': return [systemNode(), ['--import', 'tsx', entry('node'), ...args]];
-    case 'node24': return [join(root, 'node_modules', 'node24', 'bin', 'node'), [entry('node'), ...args]];
-    case 'bun': return [bin('bun'), ['run', entry('bun'), ...args]];
-    case 'deno': return [bin('deno'), ['run', '-A', '--no-check', entry('deno'), ...args]];
-    default: return fail(`unknown runtime ${runtimeName}`);
-  }
-}
-
-/** CPU seconds (user + system) of a process so far, from /proc; NaN if unknown. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-interface Server {
-  tcp: string;
-  http: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-async function startServer(): Promise<Server> {
-  const [cmd, cmdArgs] = serverCommand(['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--broadcast-address=127.0.0.1']);
-  if (flags.verbose) process.stderr.write(`[${TOOL}] server: ${cmd} ${cmdArgs.join(' ')}\n`);
-  const child = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const [tcp, http] = await new Promise<[string, string]>((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`nsqlookupd did not start in 20s:\n${log}`)), 20000);
-    const onData = (d: Buffer) => {
-      log += d.toString();
-      if (flags.verbose) process.stderr.write(d);
-      const t = /TCP: listening on (\S+)/.exec(log);
-      const h = /HTTP: listening on (\S+)/.exec(log);
-      if (t && h) {
-        clearTimeout(timer);
-        resolve([t[1]!, h[1]!]);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`nsqlookupd exited (${code}) before listening:\n${log}`));
-    });
+async function startServer() {
+  const d = await startDaemon({
+    tool: TOOL, runtime: runtimeName, daemon: 'nsqlookupd', listening: ['TCP', 'HTTP'], verbose: flags.verbose as boolean,
+    args: ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--broadcast-address=127.0.0.1'],
   });
-  return {
-    tcp,
-    http,
-    pid: child.pid!,
-    async stop() {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15000);
-      await exited;
-      clearTimeout(killer);
-    },
-  };
+  return { tcp: d.addresses.TCP, http: d.addresses.HTTP, pid: d.pid, stop: d.stop };
 }
 
 // ---- a minimal V1 client: [size][data] replies counted and collected

@@ -30,15 +30,17 @@
 //   ./node_modules/.bin/node bench/run.ts --runtime=node20 --rounds=5
 //   node --import tsx bench/run.ts --nsqd-tcp-address=127.0.0.1:4150 --server-pid=1234
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
-import { connect, encodeIdentify, expectOks, parseFlags } from './lib.ts';
+import {
+  CLK_TCK, type Command, cpuSeconds, cpuTimes, memoryMiB, root, runtimeCommand, type RunningDaemon, startDaemon, statFields,
+} from './daemon.ts';
+import { connect, die, encodeIdentify, expectOks, parseFlags } from './lib.ts';
 
 const TOOL = 'bench/run';
-const root = fileURLToPath(new URL('..', import.meta.url));
+// Typed so that calls narrow like a `never` function declaration does.
+const fail: (message: string) => never = (message) => die(TOOL, message);
 
 const flags = parseFlags(TOOL, {
   runtime: { type: 'string', default: 'node', help: 'server runtime: node (the running Node), node20, node24, bun, deno' },
@@ -76,7 +78,7 @@ const pin = flags.pin as string;
 if (!['none', 'same', 'split'].includes(pin)) fail(`--pin must be none, same or split`);
 
 /** Prefixes a command with taskset to put it on one CPU (the pid stays the same: taskset execs). */
-function pinned(cpu: string | undefined, [cmd, args]: [string, string[]]): [string, string[]] {
+function pinned(cpu: string | undefined, [cmd, args]: Command): Command {
   return cpu === undefined ? [cmd, args] : ['taskset', ['-c', cpu, cmd, ...args]];
 }
 const serverCpuSet = pin === 'none' ? undefined : '0';
@@ -103,95 +105,12 @@ const SCENARIOS: Record<string, Scenario> = {
 };
 for (const s of scenarios) if (!SCENARIOS[s]) fail(`unknown scenario ${s}`);
 
-function fail(message: string): never {
-  process.stderr.write(`[${TOOL}] ${message}\n`);
-  process.exit(2);
-}
-
-// ---------------------------------------------------------------- runtimes
-
-/** The machine's own node: the first `node` on PATH outside node_modules/.bin. */
-function systemNode(): string {
-  if (process.env.npm_node_execpath) return process.env.npm_node_execpath;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir.includes('node_modules')) continue;
-    const p = join(dir, 'node');
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch { /* not there */ }
-  }
-  return fail('no system node on PATH');
-}
-
-const nativeTs = Boolean((process as { features?: { typescript?: unknown } }).features?.typescript);
-const bin = (name: string) => join(root, 'node_modules', '.bin', name);
-
-/** Command line that runs a TypeScript file on a runtime (client side). */
-function tsCommand(runtime: string, file: string, args: string[], nodeArgs: string[] = []): [string, string[]] {
-  switch (runtime) {
-    case 'node':
-      return [process.execPath, [...nodeArgs, ...(nativeTs ? [] : ['--import', 'tsx']), file, ...args]];
-    case 'node20':
-      return [systemNode(), [...nodeArgs, '--import', 'tsx', file, ...args]];
-    case 'node24':
-      return [join(root, 'node_modules', 'node24', 'bin', 'node'), [...nodeArgs, file, ...args]];
-    case 'bun':
-      return [bin('bun'), ['run', file, ...args]];
-    case 'deno':
-      return [bin('deno'), ['run', '-A', '--no-check', file, ...args]];
-    default:
-      return fail(`unknown runtime ${runtime}`);
-  }
-}
-
-/** Command line that starts nsqd on a runtime. */
-function serverCommand(runtime: string, args: string[]): [string, string[]] {
-  const nodeArgs = (flags['server-node-args'] as string).split(' ').filter(Boolean);
-  switch (runtime) {
-    case 'node':
-    case 'node20':
-    case 'node24':
-      return tsCommand(runtime, join(root, 'adapters', 'node', 'nsqd.ts'), args, nodeArgs);
-    case 'bun':
-    case 'deno': {
-      const entry = join(root, 'adapters', runtime, 'nsqd.ts');
-      if (!existsSync(entry)) fail(`${entry} does not exist (yet): no nsqd for ${runtime}`);
-      return tsCommand(runtime, entry, args);
-    }
-    default:
-      return fail(`unknown runtime ${runtime}`);
-  }
-}
-
-// ---------------------------------------------------------------- processes
-
-const CLK_TCK = 100; // Linux USER_HZ
-
-/** CPU seconds a process used so far in user and system mode, from /proc; NaN if unknown. */
-function cpuTimes(pid: number): { user: number; sys: number } {
-  if (!pid) return { user: NaN, sys: NaN };
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK }; // utime, stime (fields 14, 15)
-  } catch {
-    return { user: NaN, sys: NaN };
-  }
-}
+// ---------------------------------------------------------------- /proc (beyond daemon.ts)
 
 /** The CPU a process last ran on (field 39 of /proc/<pid>/stat), -1 if unknown. */
 function lastCpu(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[36]);
-  } catch {
-    return -1;
-  }
-}
-
-function cpuSeconds(pid: number): number {
-  const t = cpuTimes(pid);
-  return t.user + t.sys;
+  const f = statFields(pid);
+  return f ? Number(f[36]) : -1;
 }
 
 /** CPU seconds all CPUs spent busy so far (everything but idle and iowait), from /proc/stat. */
@@ -206,62 +125,20 @@ function machineBusySeconds(): number {
   }
 }
 
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
+// ---------------------------------------------------------------- processes
 
-interface Server {
-  address: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-async function startServer(): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'nsq-ts-bench-'));
-  const args = [
-    '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', `--data-path=${dataDir}`,
-    `--mem-queue-size=${flags['mem-queue-size']}`, `--max-rdy-count=${Math.max(2500, flags.rdy as number)}`,
-    ...(flags['server-args'] as string).split(' ').filter(Boolean),
-  ];
-  const [cmd, cmdArgs] = pinned(serverCpuSet, serverCommand(runtimeName, args));
-  if (verbose) process.stderr.write(`[${TOOL}] server: ${cmd} ${cmdArgs.join(' ')}\n`);
-  const child = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const address = await new Promise<string>((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`nsqd did not start in 20s:\n${log}`)), 20000);
-    const onData = (d: Buffer) => {
-      log += d.toString();
-      if (verbose) process.stderr.write(d);
-      const m = /TCP: listening on (\S+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`nsqd exited (${code}) before listening:\n${log}`));
-    });
+function startServer(): Promise<RunningDaemon<'TCP'>> {
+  return startDaemon({
+    tool: TOOL, runtime: runtimeName, daemon: 'nsqd', listening: ['TCP'], verbose,
+    args: [
+      '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0',
+      `--mem-queue-size=${flags['mem-queue-size']}`, `--max-rdy-count=${Math.max(2500, flags.rdy as number)}`,
+      ...(flags['server-args'] as string).split(' ').filter(Boolean),
+    ],
+    nodeArgs: (flags['server-node-args'] as string).split(' ').filter(Boolean),
+    dataDirPrefix: 'nsq-ts-bench-',
+    wrap: (command) => pinned(serverCpuSet, command),
   });
-  return {
-    address,
-    pid: child.pid!,
-    async stop() {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(killer);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 interface ClientResult {
@@ -279,7 +156,7 @@ interface ClientResult {
 
 /** Runs one bench client to its end; samples the server's CPU between its start and result lines. */
 function runClient(file: string, args: string[], serverPid: number): Promise<ClientResult> {
-  const [cmd, cmdArgs] = pinned(clientCpuSet, tsCommand(clientRuntime, join(root, 'bench', file), [...args, '--json']));
+  const [cmd, cmdArgs] = pinned(clientCpuSet, runtimeCommand(TOOL, clientRuntime, join(root, 'bench', file), [...args, '--json']));
   if (verbose) process.stderr.write(`[${TOOL}] client: ${cmd} ${cmdArgs.join(' ')}\n`);
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -389,7 +266,7 @@ async function runRound(round: number): Promise<void> {
   const topic = `sub_bench${suffix}`;
   const channel = 'ch';
   const runforArg = `--runfor=${runfor}ms`;
-  let server: Server | undefined;
+  let server: RunningDaemon<'TCP'> | undefined;
   let address = external;
   let pid = flags['server-pid'] as number;
   /** Messages waiting on sub_bench/ch of the current server. */
@@ -397,11 +274,11 @@ async function runRound(round: number): Promise<void> {
   const fresh = async () => {
     if (external) return;
     if (server) {
-      if (verbose) process.stderr.write(`[${TOOL}] server RSS before stopping: ${rssMiB(server.pid).toFixed(0)} MiB\n`);
+      if (verbose) process.stderr.write(`[${TOOL}] server RSS before stopping: ${memoryMiB(server.pid).rss.toFixed(0)} MiB\n`);
       await server.stop();
     }
     server = await startServer();
-    address = server.address;
+    address = server.addresses.TCP;
     pid = server.pid;
     backlog = 0;
   };
@@ -459,7 +336,7 @@ async function runRound(round: number): Promise<void> {
       }
     }
   } finally {
-    if (server && verbose) process.stderr.write(`[${TOOL}] server RSS before stopping: ${rssMiB(server.pid).toFixed(0)} MiB\n`);
+    if (server && verbose) process.stderr.write(`[${TOOL}] server RSS before stopping: ${memoryMiB(server.pid).rss.toFixed(0)} MiB\n`);
     await server?.stop();
   }
 }
