@@ -7,6 +7,7 @@ import { Logger, silentLogger } from '../../core/log.ts';
 import { NSQD } from '../../core/nsqd/nsqd.ts';
 import type { NsqdOptions } from '../../core/nsqd/options.ts';
 import { runtime } from './runtime.ts';
+import { WireClient } from './wire.ts';
 
 export interface TestNsqd {
   nsqd: NSQD;
@@ -43,4 +44,30 @@ export async function startNsqd(opts: Partial<NsqdOptions> = {}): Promise<TestNs
       }
     },
   };
+}
+
+export type Connect = (opts?: { magic?: boolean }) => Promise<WireClient>;
+
+/** Runs `body` against a fresh nsqd; closes every client it connected and the nsqd afterwards. */
+export async function withNsqd(opts: Partial<NsqdOptions>, body: (d: TestNsqd, connect: Connect) => Promise<void>): Promise<void> {
+  const d = await startNsqd(opts);
+  const clients: WireClient[] = [];
+  try {
+    await body(d, async (o) => {
+      const c = await WireClient.connect(d.port, o);
+      clients.push(c);
+      return c;
+    });
+  } finally {
+    for (const c of clients) c.destroy();
+    await d.close();
+  }
+}
+
+/** withNsqd, then a fresh connection must still publish: whatever the body did to its own connections, the server kept serving. */
+export function withServingNsqd(opts: Partial<NsqdOptions>, body: (d: TestNsqd, connect: Connect) => Promise<void>): Promise<void> {
+  return withNsqd(opts, async (d, connect) => {
+    await body(d, connect);
+    await (await connect()).pub('probe', 'x');
+  });
 }

@@ -5,28 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBackendQueue } from '../../core/nsqd/backend_queue.ts';
 import { NSQD } from '../../core/nsqd/nsqd.ts';
-import type { NsqdOptions } from '../../core/nsqd/options.ts';
 import type { Topic } from '../../core/nsqd/topic.ts';
 import { chunkedBody, get, http, JSON_CT, NSQ_V1, post, type HttpResult } from '../helpers/http.ts';
-import { startNsqd, type TestNsqd } from '../helpers/nsqd.ts';
+import { startNsqd, withNsqd, type TestNsqd } from '../helpers/nsqd.ts';
 import { runtime } from '../helpers/runtime.ts';
 import { readMessages } from '../helpers/wait.ts';
-import { mpubBody, WireClient } from '../helpers/wire.ts';
+import { mpubBody } from '../helpers/wire.ts';
 
-async function withNsqd(opts: Partial<NsqdOptions>, body: (d: TestNsqd, connect: () => Promise<WireClient>) => Promise<void>): Promise<void> {
-  const d = await startNsqd(opts);
-  const clients: WireClient[] = [];
-  try {
-    await body(d, async () => {
-      const c = await WireClient.connect(d.port);
-      clients.push(c);
-      return c;
-    });
-  } finally {
-    for (const c of clients) c.destroy();
-    await d.close();
-  }
-}
 
 /** An NSQ V1 error: the status, {"message": text} and both headers. */
 function assertError(r: HttpResult, status: number, text: string, what = ''): void {

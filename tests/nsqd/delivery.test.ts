@@ -8,30 +8,14 @@ import type { Channel } from '../../core/nsqd/channel.ts';
 import type { ClientV2 } from '../../core/nsqd/client_v2.ts';
 import type { NsqdOptions } from '../../core/nsqd/options.ts';
 import type { Topic } from '../../core/nsqd/topic.ts';
-import { startNsqd, type TestNsqd } from '../helpers/nsqd.ts';
+import { withNsqd, type TestNsqd } from '../helpers/nsqd.ts';
 import { consumeUntil, mpub, readMessages, readUntilQuiet, waitFor } from '../helpers/wait.ts';
 import { WireClient, withBody, type WireMessage } from '../helpers/wire.ts';
 
 /** A scanner that notices timeouts and due deferred messages within a few tens of ms. */
 const FAST_SCAN: Partial<NsqdOptions> = { queueScanInterval: 20, queueScanRefreshInterval: 50 };
 
-type Connect = () => Promise<WireClient>;
 
-/** Runs `body` against a fresh nsqd; closes every client and the nsqd afterwards. */
-async function withNsqd(opts: Partial<NsqdOptions>, body: (d: TestNsqd, connect: Connect) => Promise<void>): Promise<void> {
-  const d = await startNsqd(opts);
-  const clients: WireClient[] = [];
-  try {
-    await body(d, async () => {
-      const c = await WireClient.connect(d.port);
-      clients.push(c);
-      return c;
-    });
-  } finally {
-    for (const c of clients) c.destroy();
-    await d.close();
-  }
-}
 
 function topicOf(d: TestNsqd, topic: string): Topic {
   const t = d.nsqd.getExistingTopic(topic);

@@ -4,30 +4,12 @@
 // server nor disturb its other clients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNsqd, type TestNsqd } from '../helpers/nsqd.ts';
+import { withServingNsqd } from '../helpers/nsqd.ts';
 import { bytes, decodeMessage, FRAME_ERROR, FRAME_MESSAGE, FRAME_RESPONSE, int32, mpubBody, withBody, WireClient, type WireMessage } from '../helpers/wire.ts';
-import type { NsqdOptions } from '../../core/nsqd/options.ts';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const ID0 = '0000000000000000';
 
-async function withNsqd(opts: Partial<NsqdOptions>, fn: (d: TestNsqd, connect: () => Promise<WireClient>) => Promise<void>): Promise<void> {
-  const d = await startNsqd(opts);
-  const clients: WireClient[] = [];
-  const connect = async () => {
-    const c = await WireClient.connect(d.port);
-    clients.push(c);
-    return c;
-  };
-  try {
-    await fn(d, connect);
-    const probe = await connect();
-    await probe.pub('probe', 'x');
-  } finally {
-    for (const c of clients) c.destroy();
-    await d.close();
-  }
-}
 
 /**
  * A whole client session as bytes: IDENTIFY, PUB, MPUB, DPUB, NOP, SUB, RDY,
@@ -79,7 +61,7 @@ async function checkSession(c: WireClient, topic: string, where: string): Promis
 }
 
 test('a session split in two at every byte boundary gives the same replies', { timeout: 30_000 }, async () => {
-  await withNsqd({}, async (_d, connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const length = session('s0000').length;
     for (let cut = 1; cut < length; cut++) {
       const topic = `s${String(cut).padStart(4, '0')}`;
@@ -95,7 +77,7 @@ test('a session split in two at every byte boundary gives the same replies', { t
 });
 
 test('a session sent one byte per write gives the same replies', { timeout: 20_000 }, async () => {
-  await withNsqd({}, async (_d, connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await connect();
     await c.writeInPieces(session('bytes'), 1, 0);
     await checkSession(c, 'bytes', 'one byte per write');
@@ -111,7 +93,7 @@ test('a session sent one byte per write gives the same replies', { timeout: 20_0
 });
 
 test('500 PUBs in one write: 500 OKs in order, every message delivered', { timeout: 20_000 }, async () => {
-  await withNsqd({}, async (_d, connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const sub = await connect();
     await sub.sub('many', 'ch', 1000);
     const p = await connect();
@@ -141,7 +123,7 @@ test('500 PUBs in one write: 500 OKs in order, every message delivered', { timeo
 });
 
 test('a ~4 MiB MPUB sent in small pieces', { timeout: 30_000 }, async () => {
-  await withNsqd({}, async (_d, connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const count = 4000;
     const msgs = Array.from({ length: count }, (_, i) => `${String(i).padStart(6, '0')}${'.'.repeat(1018)}`);
     const body = mpubBody(msgs);
@@ -165,7 +147,7 @@ test('a ~4 MiB MPUB sent in small pieces', { timeout: 30_000 }, async () => {
 });
 
 test('size fields split across writes', { timeout: 10_000 }, async () => {
-  await withNsqd({}, async (_d, connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const sub = await connect();
     await sub.sub('sizes', 'ch', 100);
     const p = await connect();
@@ -205,7 +187,7 @@ test('a body cut short by the client\'s EOF: the "failed to read" error, then cl
     [bytes('AUTH\n', [0]), 'E_BAD_BODY AUTH failed to read body size'],
     [bytes('AUTH\n', int32(10), 'sec'), 'E_BAD_BODY AUTH failed to read body'],
   ];
-  await withNsqd({}, async (_d, connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const sub = await connect();
     await sub.sub('t', 'ch', 100);
     for (const [data, text] of cases) {
@@ -233,7 +215,7 @@ test('a body cut short by the client\'s EOF: the "failed to read" error, then cl
 });
 
 test('a connection dropped mid-frame disturbs no one', { timeout: 10_000 }, async () => {
-  await withNsqd({}, async (_d, connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const sub = await connect();
     await sub.sub('drop', 'ch', 100);
     const body = mpubBody(Array.from({ length: 1000 }, () => 'x'.repeat(1000)));

@@ -4,27 +4,11 @@
 // shorter defaults) and every time check is a bounded window.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNsqd, type TestNsqd } from '../helpers/nsqd.ts';
+import { withNsqd } from '../helpers/nsqd.ts';
 import { bytes, FRAME_RESPONSE, withBody, WireClient, type WireMessage } from '../helpers/wire.ts';
-import type { NsqdOptions } from '../../core/nsqd/options.ts';
 
 const HEARTBEAT_FRAME = bytes([0, 0, 0, 0x0f, 0, 0, 0, 0], '_heartbeat_');
 
-async function withNsqd(opts: Partial<NsqdOptions>, fn: (connect: () => Promise<WireClient>, d: TestNsqd) => Promise<void>): Promise<void> {
-  const d = await startNsqd(opts);
-  const clients: WireClient[] = [];
-  const connect = async () => {
-    const c = await WireClient.connect(d.port);
-    clients.push(c);
-    return c;
-  };
-  try {
-    await fn(connect, d);
-  } finally {
-    for (const c of clients) c.destroy();
-    await d.close();
-  }
-}
 
 /** No frame at all (not even a heartbeat) for `ms`. */
 async function expectNothing(c: WireClient, ms: number): Promise<void> {
@@ -56,7 +40,7 @@ async function heartbeatsUntilClose(c: WireClient, t0: number, ms: number): Prom
 }
 
 test('heartbeat_interval 1000: a heartbeat about every second; NOP replies keep the connection', { timeout: 10_000 }, async () => {
-  await withNsqd({}, async (connect) => {
+  await withNsqd({}, async (_d, connect) => {
     const c = await connect();
     const f = await c.identify({ heartbeat_interval: 1000 });
     assert.equal(f.text, 'OK');
@@ -78,7 +62,7 @@ test('heartbeat_interval 1000: a heartbeat about every second; NOP replies keep 
 });
 
 test('a client that sends nothing after IDENTIFY is closed after two intervals, with no error frame', { timeout: 10_000 }, async () => {
-  await withNsqd({}, async (connect) => {
+  await withNsqd({}, async (_d, connect) => {
     // a producer and a subscribed consumer, both silent, and a third that answers with NOP
     const producer = await connect();
     const consumer = await connect();
@@ -104,7 +88,7 @@ test('a client that sends nothing after IDENTIFY is closed after two intervals, 
 });
 
 test('the default interval is half of --client-timeout, from the moment of connection', { timeout: 10_000 }, async () => {
-  await withNsqd({ clientTimeout: 600 }, async (connect) => {
+  await withNsqd({ clientTimeout: 600 }, async (_d, connect) => {
     const c = await connect();
     const t0 = performance.now();
     const { beats, closedAt } = await heartbeatsUntilClose(c, t0, 3000);
@@ -121,7 +105,7 @@ test('the default interval is half of --client-timeout, from the moment of conne
 
 test('heartbeat_interval -1: no heartbeats and no read deadline', { timeout: 10_000 }, async () => {
   // a default interval of 200 ms, so a client with heartbeats would get several and be closed at ~400 ms
-  await withNsqd({ clientTimeout: 400 }, async (connect) => {
+  await withNsqd({ clientTimeout: 400 }, async (_d, connect) => {
     const off = await connect();
     assert.equal((await off.identify({ heartbeat_interval: -1 })).text, 'OK');
     const on = await connect();
@@ -136,7 +120,7 @@ test('heartbeat_interval -1: no heartbeats and no read deadline', { timeout: 10_
 });
 
 test('a consumer that vanishes: its messages in flight go to another consumer at once, attempts 2', { timeout: 10_000 }, async () => {
-  await withNsqd({ msgTimeout: 60_000 }, async (connect) => {
+  await withNsqd({ msgTimeout: 60_000 }, async (_d, connect) => {
     const first = await connect();
     await first.sub('vanish', 'ch', 3);
     const p = await connect();
@@ -158,7 +142,7 @@ test('a consumer that vanishes: its messages in flight go to another consumer at
 });
 
 test('a consumer that stops reading its socket is disconnected (write deadline)', { timeout: 15_000 }, async () => {
-  await withNsqd({ msgTimeout: 60_000 }, async (connect) => {
+  await withNsqd({ msgTimeout: 60_000 }, async (_d, connect) => {
     const slow = await connect();
     assert.equal((await slow.identify({ heartbeat_interval: 1000 })).text, 'OK');
     await slow.sub('stall', 'ch', 100);

@@ -3,9 +3,8 @@
 // Error texts are compared byte for byte with Go nsqd 1.3.0's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNsqd, type TestNsqd } from '../helpers/nsqd.ts';
+import { withServingNsqd, type Connect } from '../helpers/nsqd.ts';
 import { bytes, decodeMessage, FRAME_ERROR, FRAME_RESPONSE, int32, mpubBody, withBody, WireClient, type WireMessage } from '../helpers/wire.ts';
-import type { NsqdOptions } from '../../core/nsqd/options.ts';
 
 const T = { timeout: 15_000 };
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -14,30 +13,7 @@ const latin1 = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const ID0 = '0000000000000000';
 
-type Connect = (opts?: { magic?: boolean }) => Promise<WireClient>;
 
-/**
- * Runs `fn` against a fresh nsqd. Afterwards a new connection must still be
- * served (whatever the test did to its own connections), then everything is
- * closed.
- */
-async function withNsqd(opts: Partial<NsqdOptions>, fn: (connect: Connect, d: TestNsqd) => Promise<void>): Promise<void> {
-  const d = await startNsqd(opts);
-  const clients: WireClient[] = [];
-  const connect: Connect = async (o) => {
-    const c = await WireClient.connect(d.port, o);
-    clients.push(c);
-    return c;
-  };
-  try {
-    await fn(connect, d);
-    const probe = await connect();
-    await probe.pub('probe', 'x');
-  } finally {
-    for (const c of clients) c.destroy();
-    await d.close();
-  }
-}
 
 /** A fatal error: exactly this error frame, then the server closes the connection. */
 async function expectFatal(c: WireClient, text: string): Promise<void> {
@@ -75,7 +51,7 @@ async function readMessages(c: WireClient, n: number, ms = 2000): Promise<WireMe
 // ---------------------------------------------------------------- 2.1 magic
 
 test('bad magic: one framed E_BAD_PROTOCOL, byte for byte, then close', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     for (const magic of ['  V1', 'V2  ', 'GET ', '\0\0\0\0']) {
       const c = await connect({ magic: false });
       c.write(magic);
@@ -91,7 +67,7 @@ test('bad magic: one framed E_BAD_PROTOCOL, byte for byte, then close', T, async
 });
 
 test('magic split across chunks, and magic sharing a chunk with the first command', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const a = await connect({ magic: false });
     for (const part of [' ', ' V', '2']) {
       await a.send(part);
@@ -114,7 +90,7 @@ test('magic split across chunks, and magic sharing a chunk with the first comman
 // ---------------------------------------------------------------- IDENTIFY
 
 test('IDENTIFY without feature_negotiation answers the plain OK frame', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await connect();
     c.write(withBody('IDENTIFY\n', '{"client_id":"x","short_id":"s","long_id":"l","unknown":[1,{"a":null}]}'));
     assert.deepEqual(await c.readBytes(10), bytes([0, 0, 0, 6, 0, 0, 0, 0], 'OK'));
@@ -133,7 +109,7 @@ test('IDENTIFY without feature_negotiation answers the plain OK frame', T, async
 });
 
 test('IDENTIFY with feature_negotiation: the exact JSON of a Go nsqd 1.3.0', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await connect();
     const f = await c.identify({ feature_negotiation: true });
     assert.equal(f.type, FRAME_RESPONSE);
@@ -150,7 +126,7 @@ test('IDENTIFY with feature_negotiation: the exact JSON of a Go nsqd 1.3.0', T, 
 
 test('IDENTIFY echoes the accepted settings and refuses TLS, snappy and deflate', T, async () => {
   const opts = { maxRdyCount: 50, maxMsgTimeout: 100_000, maxDeflateLevel: 3, outputBufferTimeout: 300 };
-  await withNsqd(opts, async (connect) => {
+  await withServingNsqd(opts, async (_d, connect) => {
     const c = await connect();
     const f = await c.identify({
       feature_negotiation: true,
@@ -191,7 +167,7 @@ test('IDENTIFY echoes the accepted settings and refuses TLS, snappy and deflate'
 });
 
 test('IDENTIFY body size errors', T, async () => {
-  await withNsqd({ maxBodySize: 1024, maxMsgSize: 1024 }, async (connect) => {
+  await withServingNsqd({ maxBodySize: 1024, maxMsgSize: 1024 }, async (_d, connect) => {
     await fatalOnNewConnection(connect, bytes('IDENTIFY\n', int32(1025)), 'E_BAD_BODY IDENTIFY body too big 1025 > 1024');
     await fatalOnNewConnection(connect, bytes('IDENTIFY\n', int32(0)), 'E_BAD_BODY IDENTIFY invalid body size 0');
     await fatalOnNewConnection(connect, bytes('IDENTIFY\n', int32(-1)), 'E_BAD_BODY IDENTIFY invalid body size -1');
@@ -204,7 +180,7 @@ test('IDENTIFY body size errors', T, async () => {
 });
 
 test('IDENTIFY bodies that are not a JSON object of the right types', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     for (const body of [
       '{', 'not json', ' ', '{"a":1}x', '[1,2]', '[]', '"str"', '42', 'true',
       '{"heartbeat_interval":"1000"}', '{"heartbeat_interval":1000.5}', '{"feature_negotiation":1}', '{"client_id":5}',
@@ -219,7 +195,7 @@ test('IDENTIFY bodies that are not a JSON object of the right types', T, async (
 });
 
 test('IDENTIFY keys match case-insensitively, the last one for a field winning, as Go decodes them', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await connect();
     assert.equal((await c.identify({ HEARTBEAT_INTERVAL: -1 })).text, 'OK');
     c.write('SUB t ch\n');
@@ -256,13 +232,13 @@ test('IDENTIFY invalid values, each with its exact text, in Go validation order'
     [{ msg_timeout: 1, sample_rate: 100, output_buffer_size: 1 }, 'output buffer size (1) is invalid'],
     [{ msg_timeout: 1, sample_rate: 100 }, 'sample rate (100) is invalid'],
   ];
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     for (const [body, text] of cases) {
       await fatalOnNewConnection(connect, withBody('IDENTIFY\n', JSON.stringify({ feature_negotiation: true, ...body })), `E_BAD_BODY IDENTIFY ${text}`);
     }
   });
   // the bounds follow the options
-  await withNsqd({ maxHeartbeatInterval: 2000, minOutputBufferTimeout: 50, maxOutputBufferTimeout: 60, maxOutputBufferSize: 100, maxMsgTimeout: 3000 }, async (connect) => {
+  await withServingNsqd({ maxHeartbeatInterval: 2000, minOutputBufferTimeout: 50, maxOutputBufferTimeout: 60, maxOutputBufferSize: 100, maxMsgTimeout: 3000 }, async (_d, connect) => {
     for (const [body, text] of [
       [{ heartbeat_interval: 2001 }, 'heartbeat interval (2001) is invalid'],
       [{ output_buffer_timeout: 49 }, 'output buffer timeout (49) is invalid'],
@@ -280,7 +256,7 @@ test('IDENTIFY invalid values, each with its exact text, in Go validation order'
 });
 
 test('IDENTIFY after SUB or CLS: cannot IDENTIFY in current state', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await consumer(connect, 'ident', 'ch');
     c.write(withBody('IDENTIFY\n', '{}'));
     await expectFatal(c, 'E_INVALID cannot IDENTIFY in current state');
@@ -296,7 +272,7 @@ test('IDENTIFY after SUB or CLS: cannot IDENTIFY in current state', T, async () 
 // ---------------------------------------------------------------- AUTH
 
 test('AUTH: disabled, parameter count, state and body size', T, async () => {
-  await withNsqd({ maxBodySize: 100, maxMsgSize: 100 }, async (connect) => {
+  await withServingNsqd({ maxBodySize: 100, maxMsgSize: 100 }, async (_d, connect) => {
     await fatalOnNewConnection(connect, withBody('AUTH\n', 'secret'), 'E_AUTH_DISABLED AUTH disabled');
     // the parameter check comes before the body is read
     await fatalOnNewConnection(connect, 'AUTH secret\n', 'E_INVALID AUTH invalid number of parameters');
@@ -313,7 +289,7 @@ test('AUTH: disabled, parameter count, state and body size', T, async () => {
 // ---------------------------------------------------------------- SUB
 
 test('SUB parameter and name errors, with Go %q quoting', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     await fatalOnNewConnection(connect, 'SUB\n', 'E_INVALID SUB insufficient number of parameters');
     await fatalOnNewConnection(connect, 'SUB topic\n', 'E_INVALID SUB insufficient number of parameters');
     await fatalOnNewConnection(connect, 'SUB a:b ch\n', 'E_BAD_TOPIC SUB topic name "a:b" is not valid');
@@ -333,7 +309,7 @@ test('SUB parameter and name errors, with Go %q quoting', T, async () => {
 });
 
 test('SUB name quoting of non-ASCII and control bytes is Go strconv.Quote', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     // printable UTF-8 is kept, invalid bytes become \xNN, non-printable runes \uNNNN / \UNNNNNNNN
     const cases: [Uint8Array, string][] = [
       [utf8('café'), '"café"'],
@@ -360,7 +336,7 @@ test('SUB name quoting of non-ASCII and control bytes is Go strconv.Quote', T, a
 });
 
 test('SUB twice, SUB after CLS: cannot SUB in current state', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await consumer(connect, 'twice', 'ch');
     c.write('SUB twice ch2\n');
     await expectFatal(c, 'E_INVALID cannot SUB in current state');
@@ -373,7 +349,7 @@ test('SUB twice, SUB after CLS: cannot SUB in current state', T, async () => {
 });
 
 test('SUB with heartbeats disabled is refused before the parameters are checked', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await connect();
     await c.identify({ heartbeat_interval: -1 });
     c.write('SUB\n');
@@ -382,7 +358,7 @@ test('SUB with heartbeats disabled is refused before the parameters are checked'
 });
 
 test('SUB beyond --max-channel-consumers: E_SUB_FAILED with the limit', T, async () => {
-  await withNsqd({ maxChannelConsumers: 2 }, async (connect) => {
+  await withServingNsqd({ maxChannelConsumers: 2 }, async (_d, connect) => {
     await consumer(connect, 'limited', 'ch');
     const second = await consumer(connect, 'limited', 'ch');
     await fatalOnNewConnection(connect, 'SUB limited ch\n', 'E_SUB_FAILED SUB failed consumers for limited:ch exceeds limit of 2');
@@ -398,7 +374,7 @@ test('SUB beyond --max-channel-consumers: E_SUB_FAILED with the limit', T, async
 // ---------------------------------------------------------------- PUB, DPUB, MPUB
 
 test('PUB errors', T, async () => {
-  await withNsqd({ maxMsgSize: 100 }, async (connect) => {
+  await withServingNsqd({ maxMsgSize: 100 }, async (_d, connect) => {
     await fatalOnNewConnection(connect, 'PUB\n', 'E_INVALID PUB insufficient number of parameters');
     await fatalOnNewConnection(connect, withBody('PUB a*b\n', 'x'), 'E_BAD_TOPIC PUB topic name "a*b" is not valid');
     await fatalOnNewConnection(connect, withBody('PUB \n', 'x'), 'E_BAD_TOPIC PUB topic name "" is not valid');
@@ -417,7 +393,7 @@ test('PUB errors', T, async () => {
 });
 
 test('DPUB errors, exact texts', T, async () => {
-  await withNsqd({ maxMsgSize: 100 }, async (connect) => {
+  await withServingNsqd({ maxMsgSize: 100 }, async (_d, connect) => {
     await fatalOnNewConnection(connect, 'DPUB\n', 'E_INVALID DPUB insufficient number of parameters');
     await fatalOnNewConnection(connect, 'DPUB t\n', 'E_INVALID DPUB insufficient number of parameters');
     await fatalOnNewConnection(connect, withBody('DPUB a!b abc\n', 'x'), 'E_BAD_TOPIC DPUB topic name "a!b" is not valid');
@@ -439,13 +415,13 @@ test('DPUB errors, exact texts', T, async () => {
     c.write(withBody('DPUB t 3600000\n', 'max defer'));
     await c.expectResponse('OK');
   });
-  await withNsqd({ maxReqTimeout: 5000 }, async (connect) => {
+  await withServingNsqd({ maxReqTimeout: 5000 }, async (_d, connect) => {
     await fatalOnNewConnection(connect, withBody('DPUB t 5001\n', 'x'), 'E_INVALID DPUB timeout 5001 out of range 0-5000');
   });
 });
 
 test('DPUB 0 is an ordinary publish; DPUB N waits N ms in the channel', T, async () => {
-  await withNsqd({ queueScanInterval: 20, queueScanRefreshInterval: 50 }, async (connect) => {
+  await withServingNsqd({ queueScanInterval: 20, queueScanRefreshInterval: 50 }, async (_d, connect) => {
     const sub = await consumer(connect, 'dpub', 'ch', 10);
     const p = await connect();
     p.write(withBody('DPUB dpub 0\n', 'now'));
@@ -471,7 +447,7 @@ test('DPUB 0 is an ordinary publish; DPUB N waits N ms in the channel', T, async
 });
 
 test('MPUB errors, including the doubled E_BAD_TOPIC', T, async () => {
-  await withNsqd({ maxBodySize: 1000, maxMsgSize: 10 }, async (connect) => {
+  await withServingNsqd({ maxBodySize: 1000, maxMsgSize: 10 }, async (_d, connect) => {
     const body = mpubBody(['a', 'b']);
     await fatalOnNewConnection(connect, 'MPUB\n', 'E_INVALID MPUB insufficient number of parameters');
     await fatalOnNewConnection(connect, bytes('MPUB a%b\n', int32(body.length), body), 'E_BAD_TOPIC E_BAD_TOPIC MPUB topic name "a%b" is not valid');
@@ -497,7 +473,7 @@ test('MPUB errors, including the doubled E_BAD_TOPIC', T, async () => {
 
 test('MPUB validates from the stream: an error shows before the announced body is complete', T, async () => {
   // Go nsqd reads the count and each message size as they arrive: it does not wait for body_size bytes.
-  await withNsqd({ maxMsgSize: 10 }, async (connect) => {
+  await withServingNsqd({ maxMsgSize: 10 }, async (_d, connect) => {
     await fatalOnNewConnection(connect, bytes('MPUB t\n', int32(1000), int32(0)), 'E_BAD_BODY MPUB invalid message count 0');
     await fatalOnNewConnection(connect, bytes('MPUB t\n', int32(1000), int32(3), int32(1), 'a', int32(-1)), 'E_BAD_MESSAGE MPUB invalid message(1) body size -1');
     await fatalOnNewConnection(connect, bytes('MPUB t\n', int32(1000), int32(3), int32(11)), 'E_BAD_MESSAGE MPUB message too big 11 > 10');
@@ -513,7 +489,7 @@ test('MPUB validates from the stream: an error shows before the announced body i
 });
 
 test('MPUB is all or nothing: a bad message after good ones queues none', T, async () => {
-  await withNsqd({ maxMsgSize: 10 }, async (connect) => {
+  await withServingNsqd({ maxMsgSize: 10 }, async (_d, connect) => {
     const sub = await consumer(connect, 'atomic', 'ch', 10);
     await fatalOnNewConnection(connect, bytes('MPUB atomic\n', int32(24), int32(2), int32(1), 'a', int32(11), 'x'.repeat(11)), 'E_BAD_MESSAGE MPUB message too big 11 > 10');
     await sub.expectSilence(100);
@@ -526,7 +502,7 @@ test('MPUB is all or nothing: a bad message after good ones queues none', T, asy
 });
 
 test('PUB, MPUB, DPUB and NOP are valid in every state', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await connect();
     const body = mpubBody(['m']);
     const publish = async () => {
@@ -549,7 +525,7 @@ test('PUB, MPUB, DPUB and NOP are valid in every state', T, async () => {
 // ---------------------------------------------------------------- RDY
 
 test('RDY without a count is RDY 1', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const p = await connect();
     for (const b of ['a', 'b', 'c']) await p.pub('rdy1', b);
     const c = await consumer(connect, 'rdy1', 'ch');
@@ -564,7 +540,7 @@ test('RDY without a count is RDY 1', T, async () => {
 });
 
 test('RDY errors: state, parse, range', T, async () => {
-  await withNsqd({ maxRdyCount: 50 }, async (connect) => {
+  await withServingNsqd({ maxRdyCount: 50 }, async (_d, connect) => {
     await fatalOnNewConnection(connect, 'RDY 1\n', 'E_INVALID cannot RDY in current state');
     const sub = (c: WireClient) => c.sub('rdyerr', 'ch');
     await fatalOnNewConnection(connect, 'RDY abc\n', 'E_INVALID RDY could not parse count abc', sub);
@@ -589,7 +565,7 @@ test('RDY errors: state, parse, range', T, async () => {
 });
 
 test('RDY is a level: up to RDY messages in flight; RDY 0 stops delivery', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const p = await connect();
     const body = mpubBody(['1', '2', '3', '4', '5', '6']);
     p.write(bytes('MPUB level\n', int32(body.length), body));
@@ -610,7 +586,7 @@ test('RDY is a level: up to RDY messages in flight; RDY 0 stops delivery', T, as
 // ---------------------------------------------------------------- FIN, REQ, TOUCH
 
 test('FIN, REQ, TOUCH before SUB: fatal cannot <CMD> in current state', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     await fatalOnNewConnection(connect, `FIN ${ID0}\n`, 'E_INVALID cannot FIN in current state');
     await fatalOnNewConnection(connect, `REQ ${ID0} 0\n`, 'E_INVALID cannot REQ in current state');
     await fatalOnNewConnection(connect, `TOUCH ${ID0}\n`, 'E_INVALID cannot TOUCH in current state');
@@ -618,7 +594,7 @@ test('FIN, REQ, TOUCH before SUB: fatal cannot <CMD> in current state', T, async
 });
 
 test('FIN, REQ, TOUCH parameter errors are fatal', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const sub = (c: WireClient) => c.sub('params', 'ch');
     await fatalOnNewConnection(connect, 'FIN\n', 'E_INVALID FIN insufficient number of params', sub);
     await fatalOnNewConnection(connect, `REQ ${ID0}\n`, 'E_INVALID REQ insufficient number of params', sub);
@@ -637,7 +613,7 @@ test('FIN, REQ, TOUCH parameter errors are fatal', T, async () => {
 });
 
 test('FIN, REQ, TOUCH of an unknown ID: non-fatal *_FAILED, the connection goes on', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await consumer(connect, 'unknown', 'ch', 1);
     c.write(`FIN ${ID0}\nREQ ${ID0} 0\nTOUCH ${ID0}\nREQ ${ID0} 10 extra\n`);
     await c.expectError(`E_FIN_FAILED FIN ${ID0} failed ID not in flight`);
@@ -663,7 +639,7 @@ test('FIN, REQ, TOUCH of an unknown ID: non-fatal *_FAILED, the connection goes 
 });
 
 test('FIN, REQ, TOUCH of another client\'s message: client does not own message', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const a = await consumer(connect, 'owner', 'ch', 1);
     const b = await consumer(connect, 'owner', 'ch', 1);
     const p = await connect();
@@ -686,7 +662,7 @@ test('FIN, REQ, TOUCH of another client\'s message: client does not own message'
 });
 
 test('REQ 0 redelivers at once with attempts 2, same ID, body and timestamp', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await consumer(connect, 'req0', 'ch', 1);
     await (await connect()).pub('req0', 'again');
     const m = await c.readMessage();
@@ -700,7 +676,7 @@ test('REQ 0 redelivers at once with attempts 2, same ID, body and timestamp', T,
 });
 
 test('REQ timeout is clamped to --max-req-timeout, not refused', T, async () => {
-  await withNsqd({ maxReqTimeout: 300, queueScanInterval: 20, queueScanRefreshInterval: 50 }, async (connect) => {
+  await withServingNsqd({ maxReqTimeout: 300, queueScanInterval: 20, queueScanRefreshInterval: 50 }, async (_d, connect) => {
     const c = await consumer(connect, 'reqmax', 'ch', 1);
     await (await connect()).pub('reqmax', 'deferred');
     const m = await c.readMessage();
@@ -726,7 +702,7 @@ test('REQ timeout is clamped to --max-req-timeout, not refused', T, async () => 
 // ---------------------------------------------------------------- CLS
 
 test('CLS: CLOSE_WAIT, no more messages, FIN/REQ/TOUCH still accepted, RDY ignored', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await consumer(connect, 'cls', 'ch', 10);
     const p = await connect();
     await p.pub('cls', 'one');
@@ -754,7 +730,7 @@ test('CLS: CLOSE_WAIT, no more messages, FIN/REQ/TOUCH still accepted, RDY ignor
 });
 
 test('CLS before SUB is fatal', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     await fatalOnNewConnection(connect, 'CLS\n', 'E_INVALID cannot CLS in current state');
   });
 });
@@ -762,7 +738,7 @@ test('CLS before SUB is fatal', T, async () => {
 // ---------------------------------------------------------------- NOP, unknown commands, line handling
 
 test('NOP has no response', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await connect();
     c.write('NOP\nNOP\n');
     await c.expectSilence(100);
@@ -773,7 +749,7 @@ test('NOP has no response', T, async () => {
 });
 
 test('unknown and empty commands: fatal E_INVALID invalid command <name>', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     await fatalOnNewConnection(connect, 'BOGUS\n', 'E_INVALID invalid command BOGUS');
     await fatalOnNewConnection(connect, 'pub t\n', 'E_INVALID invalid command pub');
     await fatalOnNewConnection(connect, 'NOP2 x y\n', 'E_INVALID invalid command NOP2');
@@ -797,7 +773,7 @@ test('unknown and empty commands: fatal E_INVALID invalid command <name>', T, as
 });
 
 test('\\r\\n line endings work for every command', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const c = await connect();
     c.write(withBody('IDENTIFY\r\n', '{}'));
     await c.expectResponse('OK');
@@ -817,7 +793,7 @@ test('\\r\\n line endings work for every command', T, async () => {
 });
 
 test('a command line of 16385+ bytes closes the connection without an error frame', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     // 16384 bytes with the newline still fit nsqd's read buffer
     const fits = await connect();
     fits.write(`${'X'.repeat(16383)}\n`);
@@ -842,7 +818,7 @@ test('a command line of 16385+ bytes closes the connection without an error fram
 });
 
 test('fatal errors close only their own connection', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const sub = await consumer(connect, 'others', 'ch', 10);
     const p = await connect();
     await p.pub('others', 'before');
@@ -856,7 +832,7 @@ test('fatal errors close only their own connection', T, async () => {
 });
 
 test('the annotated sessions of PROTOCOL.md 2.14, byte for byte', T, async () => {
-  await withNsqd({}, async (connect) => {
+  await withServingNsqd({}, async (_d, connect) => {
     const okFrame = bytes([0, 0, 0, 6, 0, 0, 0, 0], 'OK');
     const prod = await connect();
     prod.write(withBody('PUB clicks\n', 'hello'));
