@@ -59,7 +59,6 @@ export class NSQD {
       maxChannelConsumers: this.opts.maxChannelConsumers,
       newBackend,
       onBackendError: (err) => this.setHealth(err),
-      onEphemeralEmpty: () => {},
       onEphemeralTopicEmpty: (topic) => void this.deleteExistingTopic(topic.name),
       onChannelChange: (ch, created) => (created ? this.lookup.register(ch.topicName, ch.name) : this.lookup.unregister(ch.topicName, ch.name)),
       e2eProcessingLatencyPercentiles: this.opts.e2eProcessingLatencyPercentile,

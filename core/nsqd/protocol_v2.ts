@@ -164,15 +164,16 @@ export class ProtocolV2 {
   // ---- parsing helpers. A command that lacks bytes throws NEED_MORE (or, at EOF, its "failed to read" error).
 
   /** Ensures bytes [0, end) are available; records how much the frame needs. */
-  private ensure(end: number, eofError: () => Error): void {
+  /** At EOF the error is `code` with "<prefix> <desc>" (strings, not a closure: no allocation per command). */
+  private ensure(end: number, code: string, prefix: string, desc: string): void {
     if (end <= this.buf.length) return;
-    if (this.eof) throw eofError();
+    if (this.eof) throw new FatalClientError(code, `${prefix} ${desc}`);
     this.need = end - this.lineStart;
     throw NEED_MORE;
   }
 
-  private readInt32(at: number, eofError: () => Error): number {
-    this.ensure(at + 4, eofError);
+  private readInt32(at: number, code: string, prefix: string, desc: string): number {
+    this.ensure(at + 4, code, prefix, desc);
     return this.view.getInt32(at);
   }
 
@@ -218,12 +219,12 @@ export class ProtocolV2 {
     const client = this.client;
     if (client.state !== STATE_INIT) throw new FatalClientError('E_INVALID', 'cannot IDENTIFY in current state');
     const bad = (desc: string) => new FatalClientError('E_BAD_BODY', desc);
-    const size = this.readInt32(at, () => bad('IDENTIFY failed to read body size'));
+    const size = this.readInt32(at, 'E_BAD_BODY', 'IDENTIFY', 'failed to read body size');
     const max = this.nsqd.opts.maxBodySize;
     if (size > max) throw bad(`IDENTIFY body too big ${size} > ${max}`);
     if (size <= 0) throw bad(`IDENTIFY invalid body size ${size}`);
     const end = at + 4 + size;
-    this.ensure(end, () => bad('IDENTIFY failed to read body'));
+    this.ensure(end, 'E_BAD_BODY', 'IDENTIFY', 'failed to read body');
     const response = identify(this.nsqd, client, this.buf.subarray(at + 4, end));
     client.sendResponse(response);
     return end;
@@ -234,11 +235,11 @@ export class ProtocolV2 {
     if (client.state !== STATE_INIT) throw new FatalClientError('E_INVALID', 'cannot AUTH in current state');
     if (params.length !== 1) throw new FatalClientError('E_INVALID', 'AUTH invalid number of parameters');
     const bad = (desc: string) => new FatalClientError('E_BAD_BODY', desc);
-    const size = this.readInt32(at, () => bad('AUTH failed to read body size'));
+    const size = this.readInt32(at, 'E_BAD_BODY', 'AUTH', 'failed to read body size');
     const max = this.nsqd.opts.maxBodySize;
     if (size > max) throw bad(`AUTH body too big ${size} > ${max}`);
     if (size <= 0) throw bad(`AUTH invalid body size ${size}`);
-    this.ensure(at + 4 + size, () => bad('AUTH failed to read body'));
+    this.ensure(at + 4 + size, 'E_BAD_BODY', 'AUTH', 'failed to read body');
     // No --auth-http-address is supported yet, so AUTH is disabled, as in Go nsqd without one.
     throw new FatalClientError('E_AUTH_DISABLED', 'AUTH disabled');
   }
@@ -325,12 +326,11 @@ export class ProtocolV2 {
 
   /** The body of PUB or DPUB: [int32 size][bytes], checked against --max-msg-size. */
   private readMessageBody(cmd: string, at: number): Uint8Array {
-    const bad = (desc: string) => new FatalClientError('E_BAD_MESSAGE', `${cmd} ${desc}`);
-    const size = this.readInt32(at, () => bad('failed to read message body size'));
-    if (size <= 0) throw bad(`invalid message body size ${size}`);
+    const size = this.readInt32(at, 'E_BAD_MESSAGE', cmd, 'failed to read message body size');
+    if (size <= 0) throw new FatalClientError('E_BAD_MESSAGE', `${cmd} invalid message body size ${size}`);
     const max = this.nsqd.opts.maxMsgSize;
-    if (size > max) throw bad(`message too big ${size} > ${max}`);
-    this.ensure(at + 4 + size, () => bad('failed to read message body'));
+    if (size > max) throw new FatalClientError('E_BAD_MESSAGE', `${cmd} message too big ${size} > ${max}`);
+    this.ensure(at + 4 + size, 'E_BAD_MESSAGE', cmd, 'failed to read message body');
     return this.buf.subarray(at + 4, at + 4 + size);
   }
 
@@ -382,22 +382,22 @@ export class ProtocolV2 {
     const badBody = (desc: string) => new FatalClientError('E_BAD_BODY', `MPUB ${desc}`);
     const badMsg = (desc: string) => new FatalClientError('E_BAD_MESSAGE', `MPUB ${desc}`);
     const opts = this.nsqd.opts;
-    const bodySize = this.readInt32(at, () => badBody('failed to read body size'));
+    const bodySize = this.readInt32(at, 'E_BAD_BODY', 'MPUB', 'failed to read body size');
     if (bodySize <= 0) throw badBody(`invalid body size ${bodySize}`);
     if (bodySize > opts.maxBodySize) throw badBody(`body too big ${bodySize} > ${opts.maxBodySize}`);
     this.hint = at + 4 + bodySize - this.lineStart;
-    const count = this.readInt32(at + 4, () => badBody('failed to read message count'));
+    const count = this.readInt32(at + 4, 'E_BAD_BODY', 'MPUB', 'failed to read message count');
     if (count <= 0 || count > Math.floor((opts.maxBodySize - 4) / 5)) throw badBody(`invalid message count ${count}`);
     const buf = this.buf;
     const view = this.view;
     let i = this.mpubIndex;
     let p = i === 0 ? at + 8 : this.lineStart + this.mpubPos;
     for (; i < count; i++) {
-      if (p + 4 > buf.length) this.stopMPUB(i, p, p + 4, () => badMsg(`failed to read message(${i}) body size`));
+      if (p + 4 > buf.length) this.stopMPUB(i, p, p + 4, `failed to read message(${i}) body size`);
       const size = view.getInt32(p);
       if (size <= 0) throw badMsg(`invalid message(${i}) body size ${size}`);
       if (size > opts.maxMsgSize) throw badMsg(`message too big ${size} > ${opts.maxMsgSize}`);
-      if (p + 4 + size > buf.length) this.stopMPUB(i, p, p + 4 + size, () => badMsg('failed to read message body'));
+      if (p + 4 + size > buf.length) this.stopMPUB(i, p, p + 4 + size, 'failed to read message body');
       p += 4 + size;
     }
     if (topic.exiting) throw new FatalClientError('E_MPUB_FAILED', 'MPUB failed exiting');
@@ -413,10 +413,10 @@ export class ProtocolV2 {
   }
 
   /** A partial MPUB: notes where to resume (message `i`, whose size is at `p`), then waits for `end` (or fails at EOF). */
-  private stopMPUB(i: number, p: number, end: number, eofError: () => Error): never {
+  private stopMPUB(i: number, p: number, end: number, desc: string): never {
     this.mpubIndex = i;
     this.mpubPos = p - this.lineStart;
-    this.ensure(end, eofError);
+    this.ensure(end, 'E_BAD_MESSAGE', 'MPUB', desc);
     throw NEED_MORE; // not reached: `end` is past the bytes read
   }
 

@@ -13,7 +13,8 @@ import { GuidFactory } from './guid.ts';
 import { decodeMessage, MSG_HEADER_LENGTH, writeMessage, type Message } from './message.ts';
 import { RingQueue } from './ring_queue.ts';
 
-export interface TopicHooks extends ChannelHooks {
+/** The channel hooks less the one the topic supplies itself (an ephemeral channel's last client leaving). */
+export interface TopicHooks extends Omit<ChannelHooks, 'onEphemeralEmpty'> {
   readonly nodeId: number;
   /** Called when an ephemeral topic loses its last channel. */
   onEphemeralTopicEmpty(topic: Topic): void;
@@ -30,6 +31,11 @@ export class Topic {
   private readonly guid: GuidFactory;
   private readonly channels = new Map<string, Channel>();
   private channelList: Channel[] = [];
+  private readonly channelHooks: ChannelHooks;
+  private readonly durable: boolean;
+  private readonly memQueueSize: number;
+  /** While nsqd asks nsqlookupd which channels to pre-create (lookup.ts), messages wait in the topic. */
+  private holding = false;
 
   paused = false;
   exiting = false;
@@ -46,16 +52,8 @@ export class Topic {
     this.durable = hooks.durable === true && !this.ephemeral;
     this.memQueueSize = this.durable ? 0 : hooks.memQueueSize;
     this.backend.onReadable = () => this.pump();
-    const channelHooks: ChannelHooks = {
-      ...hooks,
-      onEphemeralEmpty: (ch) => void this.deleteChannel(ch.name),
-    };
-    this.channelHooks = channelHooks;
+    this.channelHooks = { ...hooks, onEphemeralEmpty: (ch) => void this.deleteChannel(ch.name) };
   }
-
-  private readonly channelHooks: ChannelHooks;
-  private readonly durable: boolean;
-  private readonly memQueueSize: number;
 
   generateID(): string {
     return this.guid.next();
@@ -82,9 +80,7 @@ export class Topic {
     return this.channelList.length > 0 && !this.paused && !this.exiting && !this.holding;
   }
 
-  /** While nsqd asks nsqlookupd which channels to pre-create (lookup.ts), messages wait in the topic. */
-  private holding = false;
-
+  /** Holds messages in the topic until start() (see `holding`). */
   hold(): void {
     this.holding = true;
   }
