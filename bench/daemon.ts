@@ -56,13 +56,24 @@ export function runtimeCommand(tool: string, runtime: string, file: string, args
 
 export type Daemon = 'nsqd' | 'nsqlookupd';
 
-/** Command line that starts a daemon from its adapter entry (adapters/<node|bun|deno>/<daemon>.ts). */
+/**
+ * Command line that starts a daemon as its users do: on Node `bin/<daemon>`
+ * (the bundle, see bin/launch.js; `nodeArgs` go to Node), on Deno with the
+ * small young generation of README's command line, on Bun as it is.
+ */
 export function daemonCommand(tool: string, runtime: string, daemon: Daemon, args: string[], nodeArgs: string[] = []): Command {
-  const entry = join(root, 'adapters', runtime.startsWith('node') ? 'node' : runtime, `${daemon}.ts`);
-  const command = runtimeCommand(tool, runtime, entry, args, nodeArgs); // exits on an unknown runtime
+  if (runtime.startsWith('node')) {
+    const [node] = runtimeCommand(tool, runtime, '', []); // exits on an unknown runtime
+    return [node, [...nodeArgs, join(root, 'bin', daemon), ...args]];
+  }
+  const entry = join(root, 'adapters', runtime, `${daemon}.ts`);
+  const [exe, exeArgs] = runtimeCommand(tool, runtime, entry, args); // exits on an unknown runtime
   if (!existsSync(entry)) die(tool, `${entry} does not exist: no ${daemon} for ${runtime}`);
-  return command;
+  return runtime === 'deno' ? [exe, [exeArgs[0]!, DENO_HEAP_FLAG, ...exeArgs.slice(1)]] : [exe, exeArgs];
 }
+
+/** Deno's counterpart of adapters/node/heap.ts (Deno takes V8 flags only on its command line). */
+export const DENO_HEAP_FLAG = '--v8-flags=--max-semi-space-size=1';
 
 // ---------------------------------------------------------------- /proc
 
@@ -92,14 +103,18 @@ export function cpuSeconds(pid: number): number {
   return t.user + t.sys;
 }
 
-/** A process's resident memory now (VmRSS) and at its peak (VmHWM) in MiB, from /proc; NaN if unknown. */
-export function memoryMiB(pid: number): { rss: number; hwm: number } {
+/**
+ * A process's resident memory now (VmRSS), at its peak (VmHWM), and the
+ * anonymous part of it now (RssAnon: the process's own memory, without the
+ * pages of its executable and libraries) in MiB, from /proc; NaN if unknown.
+ */
+export function memoryMiB(pid: number): { rss: number; hwm: number; anon: number } {
   let text = '';
   try {
     text = readFileSync(`/proc/${pid}/status`, 'latin1');
   } catch { /* gone: NaN below */ }
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024 };
 }
 
 // ---------------------------------------------------------------- daemons

@@ -5,7 +5,7 @@
 //
 //   node tests/run.js                      everything
 //   node tests/run.js --runtime=bun        one runtime (node20, node24, bun, deno)
-//   node tests/run.js tests/nsqd/x.test.ts only these files
+//   node tests/run.js tests/nsqd/x.test.ts only these files (or the tests in these folders)
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -33,7 +33,10 @@ function findTests(dir) {
   return out;
 }
 
-const files = fileArgs.length > 0 ? fileArgs : findTests(join(root, 'tests'));
+// A folder argument stands for the tests under it (node --test takes files only).
+const files = fileArgs.length > 0
+  ? fileArgs.flatMap((a) => (statSync(a).isDirectory() ? findTests(join(root, a)) : [a]))
+  : findTests(join(root, 'tests'));
 
 const runtimes = [
   { name: 'node20', cmd: systemNode, args: ['--import', 'tsx', '--test', '--test-reporter=spec', ...files] },

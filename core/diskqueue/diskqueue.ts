@@ -32,6 +32,11 @@
 //   under way), where Go issues one write per message. The write batch is
 //   double-buffered, so steady state allocates nothing. Positions on disk
 //   are the same as Go's because the batch is cut at the same roll points.
+// - The batch is bounded: past backlogBytes (1 MiB) waiting for a write,
+//   put() tells the owner once (onBacklog) and drained() holds publishers
+//   until the batch goes to storage. Go's publishers wait for each write
+//   anyway; here they wait only when the disk falls behind, and memory stays
+//   at two batches however fast messages arrive.
 // - read() is synchronous too: records are views into a read-ahead buffer
 //   (at most READ_AHEAD bytes, or one record if bigger) refilled
 //   asynchronously from the taken position; when it runs dry, read() returns
@@ -76,6 +81,7 @@ import { atomicWrite, deferredFileName, encodeMeta, joinPath, metaFileName, pars
 
 /** Bytes read ahead per refill (a bigger record is read whole). */
 export const READ_AHEAD = 256 * 1024;
+const BACKLOG_BYTES = 256 * 1024;
 /** Write batch buffers above this size are not kept for reuse. */
 const MAX_SPARE = 4 * 1024 * 1024;
 const RETRY_MS = 1000;
@@ -104,6 +110,10 @@ export interface DiskQueueOptions {
   beforeMetaSync?: () => Promise<void>;
   /** Called on every put (nsqd's --durable bookkeeping). */
   onPut?: (queue: DiskQueue) => void;
+  /** Bytes put and not yet handed to a write past which the queue is backlogged (default 1 MiB). */
+  backlogBytes?: number;
+  /** The batch went past backlogBytes: publishers should await drained(). */
+  onBacklog?: (queue: DiskQueue) => void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -141,6 +151,9 @@ export class DiskQueue implements BackendQueue {
   private totalPut = 0;
   private syncedPut = 0;
   private waiters: Waiter[] = [];
+  private readonly backlogBytes: number;
+  /** Resolvers of drained() while the batch is past backlogBytes (undefined when it is not). */
+  private backlog: (() => void)[] | undefined;
   private writeHandle: FileHandle | undefined;
 
   // Read-ahead: rbuf[roff, rend) holds bytes of segment readFileNum from readPos on.
@@ -193,6 +206,7 @@ export class DiskQueue implements BackendQueue {
     this.name = options.name;
     this.storage = options.storage;
     this.dir = options.dataPath;
+    this.backlogBytes = options.backlogBytes ?? BACKLOG_BYTES;
     this.opened = this.open().catch((err) => {
       // Never refuse to start: log, and serve as an empty queue from a fresh segment.
       this.log('error', `failed to open, starting empty: ${errorText(err)}`);
@@ -222,6 +236,23 @@ export class DiskQueue implements BackendQueue {
     this.op();
     if (!this.driving) this.kick();
     if (this.o.onPut !== undefined) this.o.onPut(this);
+    if (this.batchLen > this.backlogBytes && this.backlog === undefined) {
+      this.backlog = [];
+      this.o.onBacklog?.(this);
+    }
+  }
+
+  /** Undefined unless backlogged; then resolves once the batch has gone to storage (or was dropped). */
+  drained(): Promise<void> | undefined {
+    const waiting = this.backlog;
+    return waiting === undefined ? undefined : new Promise((resolve) => waiting.push(resolve));
+  }
+
+  private endBacklog(): void {
+    const waiting = this.backlog;
+    if (waiting === undefined) return;
+    this.backlog = undefined;
+    for (const resolve of waiting) resolve();
   }
 
   read(): Uint8Array | undefined {
@@ -574,6 +605,7 @@ export class DiskQueue implements BackendQueue {
     this.totalPut -= this.batchCount;
     this.batchLen = 0;
     this.batchCount = 0;
+    this.endBacklog();
   }
 
   /** Writes the batch, cut into segments at Go's roll points. */
@@ -588,6 +620,7 @@ export class DiskQueue implements BackendQueue {
     this.batchView = spare ? new DataView(spare.buffer) : new DataView(this.batch.buffer);
     this.batchLen = 0;
     this.batchCount = 0;
+    this.endBacklog();
     const max = this.o.maxBytesPerFile;
     let off = 0;
     try {

@@ -57,10 +57,9 @@ export function parseMeta(bytes: Uint8Array): QueueMeta | undefined {
   return { depth: n[0]!, readFileNum: n[1]!, readPos: n[2]!, writeFileNum: n[3]!, writePos: n[4]! };
 }
 
+/** Go's rand.Int() in the temporary name: unique enough beside the data-path lock (and no crypto module to load). */
 function randomSuffix(): string {
-  const b = new Uint32Array(1);
-  crypto.getRandomValues(b);
-  return String(b[0]);
+  return String(Math.floor(Math.random() * 0x1_0000_0000));
 }
 
 /**

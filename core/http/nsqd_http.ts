@@ -114,12 +114,12 @@ export function createNsqdApp(nsqd: NSQD): Hono {
     v.check((ms) => ms >= 0 && ms <= nsqd.opts.maxReqTimeout, 'INVALID_DEFER'),
   );
 
-  /** Under --durable, OK only once what was published is fsynced (nsqd's group commit, as for TCP PUB). */
-  const durable = async (): Promise<void> => {
-    const synced = nsqd.commit();
-    if (synced === undefined) return;
+  /** OK only once nsqd.settlePublish() has (--durable's fsync, a disk backlog), as for TCP PUB. */
+  const settle = async (): Promise<void> => {
+    const settled = nsqd.settlePublish();
+    if (settled === undefined) return;
     try {
-      await synced;
+      await settled;
     } catch (err) {
       log.error(`HTTP: fsync failed - ${String(err)}`);
       throw new ApiError(500, 'INTERNAL_ERROR');
@@ -138,7 +138,7 @@ export function createNsqdApp(nsqd: NSQD): Hono {
     const msg = new Message(topic.generateID(), body, nowNs());
     if (deferMs > 0) msg.deferred = deferMs;
     topic.putMessage(msg);
-    await durable();
+    await settle();
     return textResponse('OK');
   };
 
@@ -161,7 +161,7 @@ export function createNsqdApp(nsqd: NSQD): Hono {
     if (topic.exiting) throw new ApiError(503, 'EXITING');
     const ts = nowNs();
     for (const b of bodies) topic.putMessage(new Message(topic.generateID(), b, ts));
-    await durable();
+    await settle();
     return textResponse('OK');
   };
 

@@ -7,30 +7,31 @@
 // ID, so IDs stay unique across restarts unless a process averaged more than
 // 2048 IDs per millisecond (2 million/s) over its whole life, and they keep
 // growing until the year 2109. Each topic has its own generator, like NSQ.
-// The last four hex digits come from a table, so an ID costs one string
-// concatenation; the 12-digit prefix is rebuilt every 65,536 IDs.
+// The last two hex digits come from a table, so an ID costs one string
+// concatenation; the 14-digit prefix is rebuilt every 256 IDs. (A table of
+// four digits would save the rebuilds but hold 65,536 strings, 2 MiB.)
 
-const HEX4: string[] = [];
-for (let i = 0; i < 65536; i++) HEX4.push(i.toString(16).padStart(4, '0'));
+const HEX2: string[] = [];
+for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
 
 export class GuidFactory {
   private readonly nodeBits: number; // node_id << 21, the top 11 bits of the high word
-  private counterHigh: number; // counter >> 16
-  private low = 0; // counter & 0xffff
+  private counterHigh: number; // counter >> 8
+  private low = 0; // counter & 0xff
   private prefix = '';
 
   constructor(nodeId: number, startMs = Date.now()) {
     if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId >= 1024) throw new RangeError(`node id ${nodeId} must be in 0..1023`);
     this.nodeBits = nodeId * 2 ** 21;
     const counter = startMs * 2048;
-    this.counterHigh = Math.floor(counter / 65536);
-    this.low = counter % 65536;
+    this.counterHigh = Math.floor(counter / 256);
+    this.low = counter % 256;
     this.rebuildPrefix();
   }
 
   next(): string {
-    const id = this.prefix + HEX4[this.low]!;
-    if (++this.low === 65536) {
+    const id = this.prefix + HEX2[this.low]!;
+    if (++this.low === 256) {
       this.low = 0;
       this.counterHigh++;
       this.rebuildPrefix();
@@ -39,9 +40,9 @@ export class GuidFactory {
   }
 
   private rebuildPrefix(): void {
-    // counterHigh holds 37 bits: 21 go into the high word under the node id, 16 into the low word.
-    const hiWord = this.nodeBits + Math.floor(this.counterHigh / 65536);
-    const mid = this.counterHigh % 65536;
-    this.prefix = hiWord.toString(16).padStart(8, '0') + HEX4[mid]!;
+    // counterHigh holds 45 bits: 21 go into the high word under the node id, 24 into the low word.
+    const hiWord = this.nodeBits + Math.floor(this.counterHigh / 0x1000000);
+    const mid = this.counterHigh % 0x1000000;
+    this.prefix = hiWord.toString(16).padStart(8, '0') + mid.toString(16).padStart(6, '0');
   }
 }

@@ -38,13 +38,12 @@ export class NSQD {
   private httpListener: Listener | undefined;
   private health = 'OK';
   private exiting = false;
-  // Data path: lock, nsqd.dat, and the --durable group commit (see commit()).
+  // Data path: lock, nsqd.dat, the --durable group commit and disk backlogs (see settlePublish()).
   private metadata: MetadataFile | undefined;
   private dataLock: { release(): Promise<void> } | undefined;
   private loading = false;
   private readonly unsynced = new Set<DiskQueue>();
-  /** Messages put into topic disk queues under --durable; protocol_v2 compares it around a chunk. */
-  durablePuts = 0;
+  private readonly backlogged = new Set<DiskQueue>();
 
   constructor(opts: Partial<NsqdOptions> | NsqdOptions, deps: NsqdDeps) {
     this.opts = { ...defaultOptions(), ...opts };
@@ -197,7 +196,8 @@ export class NSQD {
       },
       // A topic's read position reaches disk only after the channels that received those records synced.
       beforeMetaSync: isTopic ? () => this.syncChannelsOf(name) : undefined,
-      onPut: isTopic && this.opts.durable ? (q) => this.markUnsynced(q) : undefined,
+      onPut: isTopic && this.opts.durable ? (q) => this.unsynced.add(q) : undefined,
+      onBacklog: (q) => this.backlogged.add(q),
     });
     return queue;
   }
@@ -208,22 +208,28 @@ export class NSQD {
     await Promise.all(topic.channelsSnapshot().map((c) => c.backend.sync()));
   }
 
-  private markUnsynced(q: DiskQueue): void {
-    this.durablePuts++;
-    this.unsynced.add(q);
-  }
-
   /**
-   * --durable group commit: resolves once every message put into a topic
-   * disk queue so far is fsynced. protocol_v2 awaits it after a chunk that
-   * published and before flushing that chunk's OKs; publishers whose chunks
-   * land while an fsync runs share the next one.
+   * What a publisher waits for before its OK (protocol_v2 after a chunk
+   * that published, HTTP /pub and /mpub), undefined when nothing:
+   * - --durable group commit: every message put into a topic disk queue so
+   *   far is fsynced; publishers whose messages land while an fsync runs
+   *   share the next one;
+   * - disk backlog: disk queues whose write batch went past its bound have
+   *   handed it to storage. The disk is one resource, so any backlogged
+   *   queue holds every publisher for that moment, which keeps memory
+   *   bounded when messages arrive faster than the disk takes them.
    */
-  commit(): Promise<void> | undefined {
-    if (this.unsynced.size === 0) return undefined;
-    const queues = [...this.unsynced];
+  settlePublish(): Promise<void> | undefined {
+    if (this.unsynced.size === 0 && this.backlogged.size === 0) return undefined;
+    const waits: Promise<void>[] = [];
+    for (const q of this.unsynced) waits.push(q.sync());
     this.unsynced.clear();
-    return Promise.all(queues.map((q) => q.sync())).then(() => {});
+    for (const q of this.backlogged) {
+      const drained = q.drained();
+      if (drained === undefined) this.backlogged.delete(q); // no longer backlogged
+      else waits.push(drained);
+    }
+    return waits.length === 0 ? undefined : Promise.all(waits).then(() => {});
   }
 
   /** Lock the data path, recreate the topics and channels of nsqd.dat, wait for their queues to open. */

@@ -51,6 +51,8 @@ export class ProtocolV2 {
   private nextPos = 0;
   /** Set by a fatal error: the reply is flushed and the connection closed. */
   private fatal = false;
+  /** A PUB, MPUB or DPUB since the read loop last settled (see ioLoop). */
+  private published = false;
 
   constructor(nsqd: NSQD, client: ClientV2) {
     this.nsqd = nsqd;
@@ -68,12 +70,15 @@ export class ProtocolV2 {
       reader.cancel().catch(() => {});
       client.conn.close();
     };
-    // --durable: the OKs of a chunk that published are flushed only after the group commit (NSQD.commit).
-    let puts = this.nsqd.durablePuts;
     try {
       if (initial.length > 0) this.feed(initial);
       while (!client.closed && !this.fatal) {
-        if (this.nsqd.durablePuts !== puts) await this.nsqd.commit();
+        // The OKs of a chunk that published wait for NSQD.settlePublish (--durable's fsync, a disk backlog).
+        if (this.published) {
+          this.published = false;
+          const settled = this.nsqd.settlePublish();
+          if (settled !== undefined) await settled;
+        }
         client.flush();
         await client.writable();
         const { value, done } = await reader.read();
@@ -83,13 +88,12 @@ export class ProtocolV2 {
           break;
         }
         client.lastRead = performance.now();
-        puts = this.nsqd.durablePuts;
         this.feed(value);
       }
     } catch (err) {
       if (!client.closed) this.nsqd.logger.debug(`[${client.remoteAddress}] read loop ended`, { error: String(err) });
     } finally {
-      if (this.nsqd.durablePuts !== puts) await this.nsqd.commit()?.catch(() => {});
+      if (this.published) await this.nsqd.settlePublish()?.catch(() => {});
       await this.exit();
       closing = true;
     }
@@ -342,6 +346,7 @@ export class ProtocolV2 {
     const topic = this.nsqd.getTopic(topicName);
     if (topic.exiting) throw new FatalClientError('E_PUB_FAILED', 'PUB failed exiting');
     topic.putMessage(new Message(topic.generateID(), body, nowNs()));
+    this.published = true;
     this.client.publishedMessage(topicName, 1);
     this.client.sendResponse(OK);
     return at + 4 + body.length;
@@ -362,6 +367,7 @@ export class ProtocolV2 {
     const msg = new Message(topic.generateID(), body, nowNs());
     msg.deferred = ms;
     topic.putMessage(msg);
+    this.published = true;
     this.client.publishedMessage(topicName, 1);
     this.client.sendResponse(OK);
     return at + 4 + body.length;
@@ -407,6 +413,7 @@ export class ProtocolV2 {
       topic.putMessage(new Message(topic.generateID(), buf.subarray(q + 4, q + 4 + size), ts));
       q += 4 + size;
     }
+    this.published = true;
     this.client.publishedMessage(topicName, count);
     this.client.sendResponse(OK);
     return p;

@@ -12,12 +12,13 @@ import { runToExit, startDaemon } from '../helpers/daemon.ts';
 import { http } from '../helpers/lookupd.ts';
 
 const T = { timeout: 30_000 };
+const NODE = { on: 'node' } as const;
 
 test('nsqlookupd --version and --help', T, async () => {
-  const v = await runToExit('nsqlookupd', ['--version']);
+  const v = await runToExit('nsqlookupd', ['--version'], NODE);
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /^nsqlookupd v1\.3\.0 \S.*\n$/);
-  const h = await runToExit('nsqlookupd', ['--help']);
+  const h = await runToExit('nsqlookupd', ['--help'], NODE);
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /^Usage of nsqlookupd:/m);
   for (const f of LOOKUPD_FLAGS) assert.match(h.stdout, new RegExp(`^  -${f.name}\\b`, 'm'), `--help lists -${f.name}`);
@@ -35,10 +36,10 @@ test('nsqlookupd --version and --help', T, async () => {
 });
 
 test('nsqlookupd refuses unknown flags, bad values and a taken port, with exit 1', T, async () => {
-  const unknown = await runToExit('nsqlookupd', ['--lookupd-tcp-address=x:1']);
+  const unknown = await runToExit('nsqlookupd', ['--lookupd-tcp-address=x:1'], NODE);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /flag provided but not defined: -lookupd-tcp-address/);
-  const bad = await runToExit('nsqlookupd', ['--inactive-producer-timeout=soon']);
+  const bad = await runToExit('nsqlookupd', ['--inactive-producer-timeout=soon'], NODE);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /inactive-producer-timeout/);
   assert.match(bad.stderr, /soon/);
@@ -46,7 +47,7 @@ test('nsqlookupd refuses unknown flags, bad values and a taken port, with exit 1
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   try {
     const port = (blocker.address() as net.AddressInfo).port;
-    const taken = await runToExit('nsqlookupd', [`--tcp-address=127.0.0.1:${port}`, '--http-address=127.0.0.1:0']);
+    const taken = await runToExit('nsqlookupd', [`--tcp-address=127.0.0.1:${port}`, '--http-address=127.0.0.1:0'], NODE);
     assert.equal(taken.code, 1, taken.stderr);
     assert.match(taken.stderr, /EADDRINUSE|address already in use/i);
   } finally {
@@ -58,7 +59,7 @@ test('nsqlookupd --config (flags win over the file); SIGTERM exits 0', T, async 
   const dir = mkdtempSync(join(tmpdir(), 'nsqlookupd-cli-'));
   const config = join(dir, 'nsqlookupd.cfg');
   writeFileSync(config, 'broadcast_address = "from-file"\ntombstone_lifetime = "3s"\ntcp_address = "127.0.0.1:1"\n');
-  const d = await startDaemon('nsqlookupd', [`--config=${config}`, '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0']);
+  const d = await startDaemon('nsqlookupd', [`--config=${config}`, '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0'], NODE);
   try {
     const c = new net.Socket();
     const reply = await new Promise<string>((resolve, reject) => {

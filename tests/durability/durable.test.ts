@@ -6,18 +6,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runtimeName } from '../helpers/runtime.ts';
 import { WireClient } from '../helpers/wire.ts';
-import { consume, dpub, mpub, startDaemon, stopClean, subscribe, tempDataPath } from './helpers.ts';
+import { consume, dpub, mpub, startNsqdProcess, stopClean, subscribe, tempDataPath } from './helpers.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test(`[${runtimeName}] --durable: kill -9 during a publishing load loses no acknowledged message`, async () => {
   const t = tempDataPath();
-  let d = await startDaemon(t.dir, ['--durable', '--mem-queue-size=10000', '--max-bytes-per-file=200000']);
+  let d = await startNsqdProcess(t.dir, ['--durable', '--mem-queue-size=10000', '--max-bytes-per-file=200000']);
   try {
     const acked = new Set<string>();
     const received = new Set<string>();
     // A consumer during the load: what it receives before the crash counts as received.
-    const consumer = await subscribe(d.port, 'load', 'c', 50);
+    const consumer = await subscribe(d.tcpPort, 'load', 'c', 50);
     const consuming = (async () => {
       try {
         for (;;) {
@@ -31,7 +31,7 @@ test(`[${runtimeName}] --durable: kill -9 during a publishing load loses no ackn
     })();
     let stop = false;
     const publishers = Array.from({ length: 4 }, async (_, p) => {
-      const c = await WireClient.connect(d.port);
+      const c = await WireClient.connect(d.tcpPort);
       try {
         for (let seq = 0; !stop; seq++) {
           if (seq % 3 === 0) {
@@ -63,9 +63,9 @@ test(`[${runtimeName}] --durable: kill -9 during a publishing load loses no ackn
     consumer.destroy();
     assert.ok(killedWith > 100, `the load ran (${killedWith} acknowledged before the kill)`);
 
-    d = await startDaemon(t.dir);
+    d = await startNsqdProcess(t.dir);
     assert.match(d.log(), /TCP: listening/);
-    const c2 = await subscribe(d.port, 'load', 'c', 1000);
+    const c2 = await subscribe(d.tcpPort, 'load', 'c', 1000);
     const missing = () => [...acked].filter((b) => !received.has(b));
     const rest = await consume(c2, () => missing().length === 0, 15_000);
     for (const o of rest) received.add(o.msg.body);
@@ -81,16 +81,16 @@ test(`[${runtimeName}] --durable: kill -9 during a publishing load loses no ackn
 
 test(`[${runtimeName}] --durable: DPUB keeps its due time through kill -9 and restart`, async () => {
   const t = tempDataPath();
-  let d = await startDaemon(t.dir, ['--durable']);
+  let d = await startNsqdProcess(t.dir, ['--durable']);
   try {
-    const pub = await WireClient.connect(d.port);
+    const pub = await WireClient.connect(d.tcpPort);
     const due = Date.now() + 4000;
     await dpub(pub, 'later', 4000, 'tick');
     await mpub(pub, 'later', ['now-1', 'now-2']);
     pub.destroy();
     await d.kill9();
-    d = await startDaemon(t.dir);
-    const c = await subscribe(d.port, 'later', 'c', 10);
+    d = await startNsqdProcess(t.dir);
+    const c = await subscribe(d.tcpPort, 'later', 'c', 10);
     const got = await consume(c, (g) => g.length >= 3, 10_000);
     assert.deepEqual(got.map((o) => o.msg.body).sort(), ['now-1', 'now-2', 'tick']);
     const tick = got.find((o) => o.msg.body === 'tick')!;
@@ -105,10 +105,10 @@ test(`[${runtimeName}] --durable: DPUB keeps its due time through kill -9 and re
 
 test(`[${runtimeName}] --durable: in-flight and REQ-deferred messages survive kill -9 (held on disk until FIN)`, async () => {
   const t = tempDataPath();
-  let d = await startDaemon(t.dir, ['--durable', '--sync-timeout=100ms']);
+  let d = await startNsqdProcess(t.dir, ['--durable', '--sync-timeout=100ms']);
   try {
-    const pub = await WireClient.connect(d.port);
-    const c = await subscribe(d.port, 'held', 'c', 10);
+    const pub = await WireClient.connect(d.tcpPort);
+    const c = await subscribe(d.tcpPort, 'held', 'c', 10);
     await mpub(pub, 'held', Array.from({ length: 10 }, (_, i) => `m-${i}`));
     const got = await consume(c, (g) => g.length >= 10, 10_000, false);
     assert.equal(got.length, 10);
@@ -121,8 +121,8 @@ test(`[${runtimeName}] --durable: in-flight and REQ-deferred messages survive ki
     c.destroy();
     pub.destroy();
 
-    d = await startDaemon(t.dir);
-    const c2 = await subscribe(d.port, 'held', 'c', 10);
+    d = await startNsqdProcess(t.dir);
+    const c2 = await subscribe(d.tcpPort, 'held', 'c', 10);
     const again = await consume(c2, (g) => g.length >= 6, 10_000);
     const bodies = again.map((o) => o.msg.body);
     assert.deepEqual([...bodies].sort(), ['m-4', 'm-5', 'm-6', 'm-7', 'm-8', 'm-9'], 'the unfinished ones, and only those');

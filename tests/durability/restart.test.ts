@@ -8,16 +8,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runtimeName } from '../helpers/runtime.ts';
 import { WireClient } from '../helpers/wire.ts';
-import { consume, dpub, mpub, startDaemon, stopClean, subscribe, tempDataPath } from './helpers.ts';
+import { consume, dpub, mpub, startNsqdProcess, stopClean, subscribe, tempDataPath } from './helpers.ts';
 
 const bodies = (prefix: string, from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${prefix}-${from + i}`);
 
 test(`[${runtimeName}] SIGTERM, restart: queued, in-flight and deferred messages all come back, deferred ones at their due time`, async () => {
   const t = tempDataPath();
-  let d = await startDaemon(t.dir, ['--mem-queue-size=100']);
+  let d = await startNsqdProcess(t.dir, ['--mem-queue-size=100']);
   try {
-    const consumer = await subscribe(d.port, 't', 'c', 0);
-    const pub = await WireClient.connect(d.port);
+    const consumer = await subscribe(d.tcpPort, 't', 'c', 0);
+    const pub = await WireClient.connect(d.tcpPort);
     const N = 1000;
     for (let i = 0; i < N; i += 100) await mpub(pub, 't', bodies('m', i, i + 100)); // 100 in memory, 900 on disk
     const DEFER_MS = 7000;
@@ -37,8 +37,8 @@ test(`[${runtimeName}] SIGTERM, restart: queued, in-flight and deferred messages
     assert.equal(readFileSync(join(t.dir, 'nsqd.dat'), 'utf8'), '{"topics":[{"name":"t","paused":false,"channels":[{"name":"c","paused":false}]}],"version":"1.3.0"}');
     assert.ok(!existsSync(join(t.dir, 'nsqd.lock')), 'lock released');
 
-    d = await startDaemon(t.dir, ['--mem-queue-size=100']);
-    const c2 = await subscribe(d.port, 't', 'c', 1000);
+    d = await startNsqdProcess(t.dir, ['--mem-queue-size=100']);
+    const c2 = await subscribe(d.tcpPort, 't', 'c', 1000);
     const restartedAt = Date.now();
     const want = N - 300 + 3;
     const second = await consume(c2, (got) => got.length >= want, DEFER_MS + 10_000);
@@ -64,15 +64,15 @@ test(`[${runtimeName}] SIGTERM, restart: queued, in-flight and deferred messages
 
 test(`[${runtimeName}] a topic without channels keeps its messages (memory and disk, deferred too) across a restart`, async () => {
   const t = tempDataPath();
-  let d = await startDaemon(t.dir, ['--mem-queue-size=50']);
+  let d = await startNsqdProcess(t.dir, ['--mem-queue-size=50']);
   try {
-    const pub = await WireClient.connect(d.port);
+    const pub = await WireClient.connect(d.tcpPort);
     await mpub(pub, 'lonely', bodies('x', 0, 200));
     await dpub(pub, 'lonely', 1500, 'late');
     pub.destroy();
     await stopClean(d);
-    d = await startDaemon(t.dir, ['--mem-queue-size=50']);
-    const c = await subscribe(d.port, 'lonely', 'c', 500);
+    d = await startNsqdProcess(t.dir, ['--mem-queue-size=50']);
+    const c = await subscribe(d.tcpPort, 'lonely', 'c', 500);
     const subscribedAt = Date.now();
     const got = await consume(c, (g) => g.length >= 201, 10_000);
     assert.deepEqual(got.map((o) => o.msg.body).sort(), [...bodies('x', 0, 200), 'late'].sort());
@@ -89,12 +89,12 @@ test(`[${runtimeName}] a topic without channels keeps its messages (memory and d
 
 test(`[${runtimeName}] one data path, one nsqd; a lock left by a killed nsqd is taken over`, async () => {
   const t = tempDataPath();
-  const d = await startDaemon(t.dir);
+  const d = await startNsqdProcess(t.dir);
   try {
-    await assert.rejects(startDaemon(t.dir), /cannot lock data path .*possibly in use by another instance of nsqd/);
+    await assert.rejects(startNsqdProcess(t.dir), /cannot lock data path .*possibly in use by another instance of nsqd/);
     assert.equal((await d.kill9()).signal, 'SIGKILL');
     assert.ok(existsSync(join(t.dir, 'nsqd.lock')), 'the killed nsqd left its lock');
-    const d2 = await startDaemon(t.dir);
+    const d2 = await startNsqdProcess(t.dir);
     try {
       assert.match(d2.log(), /stale lock/);
     } finally {

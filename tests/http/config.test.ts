@@ -9,65 +9,13 @@
 // every adapter's readTextFile and serve are exercised.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runToExit as run, startOnFreePorts, type Daemon } from '../helpers/daemon.ts';
 import { get, JSON_CT } from '../helpers/http.ts';
-import { runtimeName } from '../helpers/runtime.ts';
 import { WireClient } from '../helpers/wire.ts';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const ENTRY: Record<string, string[]> = {
-  node: [join(root, 'bin', 'nsqd')],
-  bun: [join(root, 'adapters', 'bun', 'nsqd.ts')],
-  deno: ['run', '-A', join(root, 'adapters', 'deno', 'nsqd.ts')],
-};
-/** Node 20 loads TypeScript through tsx and Deno compiles on first run: allow a slow cold start. */
-const START_MS = 30_000;
-const EXIT_MS = 10_000;
-
-interface Proc {
-  child: ChildProcess;
-  stderr(): string;
-  stdout(): string;
-  exited: Promise<{ code: number | null; signal: string | null }>;
-  kill(): void;
-}
-
-function launch(args: string[], cwd: string): Proc {
-  const child = spawn(process.execPath, [...ENTRY[runtimeName]!, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => (out += d));
-  child.stderr!.on('data', (d: string) => (err += d));
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-    child.on('close', (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-    child.on('error', (e) => {
-      done = true;
-      err += `\nspawn error: ${String(e)}`;
-      resolve({ code: null, signal: null });
-    });
-  });
-  return { child, stderr: () => err, stdout: () => out, exited, kill: () => void (done || child.kill('SIGKILL')) };
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'nsqd-config-'));
@@ -78,66 +26,11 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
 /** Runs nsqd until it exits by itself (start-up errors). */
-async function runToExit(args: string[], dir: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const p = launch(args, dir);
-  try {
-    const exit = await within(p.exited, START_MS, () => `nsqd ${args.join(' ')} to exit; stderr: ${p.stderr().slice(-800)}`);
-    return { code: exit.code, stderr: p.stderr(), stdout: p.stdout() };
-  } finally {
-    p.kill();
-  }
-}
+const runToExit = (args: string[], dir: string) => run('nsqd', args, { cwd: dir });
 
-interface Daemon {
-  proc: Proc;
-  tcpPort: number;
-  httpPort: number;
-}
-
-/**
- * Starts nsqd with `args(tcp, http)` (two ports free a moment ago) and waits
- * until GET /ping answers. Retries with other ports if one was taken meanwhile.
- */
-async function startDaemon(dir: string, args: (tcp: string, http: string) => string[] | Promise<string[]>): Promise<Daemon> {
-  for (let attempt = 1; ; attempt++) {
-    const tcpPort = await freePort();
-    const httpPort = await freePort();
-    const proc = launch(await args(`127.0.0.1:${tcpPort}`, `127.0.0.1:${httpPort}`), dir);
-    const deadline = Date.now() + START_MS;
-    let up = false;
-    let exited = false;
-    void proc.exited.then(() => (exited = true));
-    while (!exited && Date.now() < deadline) {
-      try {
-        const r = await get(httpPort, '/ping', { timeoutMs: 1000 });
-        if (r.status === 200) {
-          up = true;
-          break;
-        }
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (up) return { proc, tcpPort, httpPort };
-    proc.kill();
-    await within(proc.exited, EXIT_MS, () => 'the failed nsqd to go away').catch(() => {});
-    if (attempt < 3 && /EADDRINUSE|address already in use/i.test(proc.stderr())) continue;
-    throw new Error(`[${runtimeName}] nsqd did not answer /ping within ${START_MS} ms; stderr: ${proc.stderr().slice(-1500)}`);
-  }
-}
+/** Starts nsqd with `args(tcp, http)` (two ports free a moment ago) and waits until GET /ping answers. */
+const startNsqd = (dir: string, args: (tcp: string, http: string) => string[] | Promise<string[]>) => startOnFreePorts('nsqd', args, { cwd: dir, ready: 'ping' });
 
 async function configValue(port: number, opt: string): Promise<unknown> {
   const r = await get(port, `/config/${opt}`);
@@ -150,7 +43,7 @@ test('--config: the file sets options, an explicit flag wins over it, defaults f
     const conf = join(dir, 'nsqd.toml');
     let d: Daemon | undefined;
     try {
-      d = await startDaemon(dir, async (tcp, httpAddr) => {
+      d = await startNsqd(dir, async (tcp, httpAddr) => {
         // Written here: the addresses come from the config file, not flags.
         const toml = [
           '# nsqd.toml: NSQ\'s keys',
@@ -197,9 +90,9 @@ test('--config: the file sets options, an explicit flag wins over it, defaults f
       } finally {
         c.destroy();
       }
-      assert.match(d.proc.stderr(), /INFO: HTTP: listening on 127\.0\.0\.1:\d+/);
+      assert.match(d.stderr(), /INFO: HTTP: listening on 127\.0\.0\.1:\d+/);
     } finally {
-      d?.proc.kill();
+      await d?.kill9();
     }
   });
 });
@@ -242,11 +135,11 @@ test('an unknown key in the config file is ignored with a warning, as NSQ ignore
     await writeFile(conf, 'no_such_option = 1\nmem_queue_size = 77\n');
     let d: Daemon | undefined;
     try {
-      d = await startDaemon(dir, (tcp, httpAddr) => [`--config=${conf}`, `--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`]);
-      assert.match(d.proc.stderr(), /WARNING: config file .*nsqd\.toml: unknown option "no_such_option" ignored/);
+      d = await startNsqd(dir, (tcp, httpAddr) => [`--config=${conf}`, `--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`]);
+      assert.match(d.stderr(), /WARNING: config file .*nsqd\.toml: unknown option "no_such_option" ignored/);
       assert.equal(await configValue(d.httpPort, 'mem_queue_size'), 77);
     } finally {
-      d?.proc.kill();
+      await d?.kill9();
     }
   });
 });
@@ -255,18 +148,18 @@ test('logging: NSQ\'s text format with --log-prefix and --log-level; --log-forma
   await withDir(async (dir) => {
     let d: Daemon | undefined;
     try {
-      d = await startDaemon(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-prefix=[custom] ']);
-      const lines = d.proc.stderr().trim().split('\n');
+      d = await startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-prefix=[custom] ']);
+      const lines = d.stderr().trim().split('\n');
       assert.ok(lines.length >= 2);
       for (const line of lines) assert.match(line, /^\[custom\] \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\.\d{6} (DEBUG|INFO|WARNING|ERROR|FATAL): \S/, line);
       assert.ok(lines.some((l) => l.endsWith(`INFO: TCP: listening on 127.0.0.1:${d!.tcpPort}`)));
       assert.ok(lines.some((l) => l.endsWith(`INFO: HTTP: listening on 127.0.0.1:${d!.httpPort}`)));
     } finally {
-      d?.proc.kill();
+      await d?.kill9();
     }
     try {
-      d = await startDaemon(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-format=json']);
-      const lines = d.proc.stderr().trim().split('\n');
+      d = await startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-format=json']);
+      const lines = d.stderr().trim().split('\n');
       const objects = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       for (const o of objects) {
         assert.match(String(o.severity), /^(DEBUG|INFO|WARNING|ERROR|FATAL)$/);
@@ -276,33 +169,30 @@ test('logging: NSQ\'s text format with --log-prefix and --log-level; --log-forma
       }
       assert.ok(objects.some((o) => o.severity === 'INFO' && o.msg === `HTTP: listening on 127.0.0.1:${d!.httpPort}`));
     } finally {
-      d?.proc.kill();
+      await d?.kill9();
     }
     try {
       // --log-level=warn hides the INFO lines.
-      d = await startDaemon(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-level=warn']);
-      assert.doesNotMatch(d.proc.stderr(), /INFO/);
+      d = await startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-level=warn']);
+      assert.doesNotMatch(d.stderr(), /INFO/);
     } finally {
-      d?.proc.kill();
+      await d?.kill9();
     }
   });
 });
 
 test('--http-address "" starts without HTTP; an HTTP port in use stops start-up', async () => {
   await withDir(async (dir) => {
-    const tcpPort = await freePort();
-    const p = launch([`--tcp-address=127.0.0.1:${tcpPort}`, '--http-address=', `--data-path=${dir}`], dir);
+    let d: Daemon | undefined;
     try {
-      const deadline = Date.now() + START_MS;
-      while (!p.stderr().includes('TCP: listening on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.match(p.stderr(), /TCP: listening on/);
-      const c = await WireClient.connect(tcpPort);
+      d = await startOnFreePorts('nsqd', (tcp) => [`--tcp-address=${tcp}`, '--http-address=', `--data-path=${dir}`], { cwd: dir, http: false });
+      assert.match(d.stderr(), /TCP: listening on/);
+      const c = await WireClient.connect(d.tcpPort);
       await c.pub('no_http', 'still serves TCP');
       c.destroy();
-      assert.doesNotMatch(p.stderr(), /HTTP: listening/);
+      assert.doesNotMatch(d.stderr(), /HTTP: listening/);
     } finally {
-      p.kill();
-      await within(p.exited, EXIT_MS, () => 'nsqd to exit');
+      await d?.kill9();
     }
 
     const blocker = net.createServer();

@@ -15,6 +15,7 @@ import { http } from '../helpers/lookupd.ts';
 import { runtimeName } from '../helpers/runtime.ts';
 
 const T = { timeout: 60_000 };
+const NODE = { on: 'node' } as const;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: () => string): Promise<number> {
@@ -45,12 +46,12 @@ const lookupdArgs = (extra: string[] = []) => ['--tcp-address=127.0.0.1:0', '--h
 async function startCluster(lookupdExtra: string[], nsqdExtra: string[]): Promise<Cluster> {
   const c: Cluster = { lookupds: [], nsqds: [], dirs: [] };
   try {
-    c.lookupds = await Promise.all([0, 1].map(() => startDaemon('nsqlookupd', lookupdArgs(lookupdExtra))));
+    c.lookupds = await Promise.all([0, 1].map(() => startDaemon('nsqlookupd', lookupdArgs(lookupdExtra), NODE)));
     c.dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'nsqd-cluster-')));
     c.nsqds = await Promise.all(c.dirs.map((dir) => startDaemon('nsqd', [
       '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--broadcast-address=127.0.0.1', `--data-path=${dir}`,
       ...c.lookupds.map((l) => `--lookupd-tcp-address=${l.tcpAddress}`), ...nsqdExtra,
-    ])));
+    ], NODE)));
     for (const l of c.lookupds) {
       await waitFor(async () => (await nodes(l)).length === 2, 5000, () => `both nsqd on lookupd ${l.tcpAddress}`);
     }
@@ -158,7 +159,7 @@ test('cluster: a restarted lookupd gets everything again; a stopped nsqd leaves 
     const exit = await l2.stop();
     assert.deepEqual(exit, { code: 0, signal: null }, `lookupd 2 stops cleanly: ${l2.stderr().slice(-500)}`);
     assert.equal((await http(`${n1.url}/topic/create?topic=tc`, 'POST')).status, 200);
-    l2 = await startDaemon('nsqlookupd', [`--tcp-address=127.0.0.1:${tcpPort}`, `--http-address=127.0.0.1:${httpPort}`, '--broadcast-address=127.0.0.1', `--inactive-producer-timeout=${INACTIVE_MS}ms`]);
+    l2 = await startDaemon('nsqlookupd', [`--tcp-address=127.0.0.1:${tcpPort}`, `--http-address=127.0.0.1:${httpPort}`, '--broadcast-address=127.0.0.1', `--inactive-producer-timeout=${INACTIVE_MS}ms`], NODE);
     c.lookupds[1] = l2;
     const restarted = l2;
     const topicsOf = async (l: Daemon) => ((await http(`${l.url}/topics`)).json() as { topics: string[] }).topics.sort();

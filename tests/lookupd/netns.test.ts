@@ -106,12 +106,12 @@ test('across network namespaces: discovery through --broadcast-address, consumpt
     must('link', 'set', IF.b0, 'up');
     must('link', 'set', IF.c0, 'up');
 
-    const lookupd = await startDaemon('nsqlookupd', ['--tcp-address=0.0.0.0:0', '--http-address=0.0.0.0:0', `--broadcast-address=${net(1)}`], ['ip', 'netns', 'exec', NS_LOOKUPD]);
+    const lookupd = await startDaemon('nsqlookupd', ['--tcp-address=0.0.0.0:0', '--http-address=0.0.0.0:0', `--broadcast-address=${net(1)}`], { on: 'node', prefix: ['ip', 'netns', 'exec', NS_LOOKUPD] });
     daemons.push(lookupd);
     const nsqd = await startDaemon('nsqd', [
       '--tcp-address=0.0.0.0:0', '--http-address=0.0.0.0:0', `--data-path=${dataDir}`,
       `--broadcast-address=${net(10)}`, `--lookupd-tcp-address=${net(1)}:${lookupd.tcpPort}`,
-    ], ['ip', 'netns', 'exec', NS_NSQD]);
+    ], { on: 'node', prefix: ['ip', 'netns', 'exec', NS_NSQD] });
     daemons.push(nsqd);
     const lookupdUrl = `http://${net(6)}:${lookupd.httpPort}`;
     const nsqdUrl = `http://${net(10)}:${nsqd.httpPort}`;
@@ -159,8 +159,7 @@ test('across network namespaces: discovery through --broadcast-address, consumpt
     }
   } finally {
     reader?.close();
-    for (const d of daemons) d.kill();
-    await Promise.all(daemons.map((d) => d.exited));
+    await Promise.all(daemons.map((d) => d.kill9()));
     cleanup();
     rmSync(dataDir, { recursive: true, force: true });
   }
