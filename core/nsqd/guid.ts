@@ -1,15 +1,19 @@
 // Message IDs: 16 lowercase hex characters of a 64-bit number, as NSQ puts on
 // the wire. NSQ's guid.go reads the clock for every ID; ours is a counter:
 //
-//   id = node_id (10 bits) << 53 | counter (53 bits)
+//   id = node_id (10 bits) << 53 | counter (53 bits)    (the sign bit stays clear)
 //
-// The counter starts at the start-up time in ms × 2048 and goes up by one per
-// ID, so IDs stay unique across restarts unless a process averaged more than
-// 2048 IDs per millisecond (2 million/s) over its whole life, and they keep
-// growing until the year 2109. Each topic has its own generator, like NSQ.
+// The counter starts at 4,096 × the milliseconds from 2024 to start-up and
+// goes up by one per ID. It runs ahead of the clock only if a topic averaged
+// more than 4,096 IDs per millisecond since start-up (Go's generator stops
+// there too), so IDs stay unique across restarts, and they keep growing
+// until the year 2093. Each topic has its own generator, like NSQ.
 // The last two hex digits come from a table, so an ID costs one string
 // concatenation; the 14-digit prefix is rebuilt every 256 IDs. (A table of
 // four digits would save the rebuilds but hold 65,536 strings, 2 MiB.)
+
+const EPOCH_MS = Date.UTC(2024, 0, 1);
+const IDS_PER_MS = 4096;
 
 const HEX2: string[] = [];
 for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
@@ -23,7 +27,7 @@ export class GuidFactory {
   constructor(nodeId: number, startMs = Date.now()) {
     if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId >= 1024) throw new RangeError(`node id ${nodeId} must be in 0..1023`);
     this.nodeBits = nodeId * 2 ** 21;
-    const counter = startMs * 2048;
+    const counter = (startMs - EPOCH_MS) * IDS_PER_MS;
     this.counterHigh = Math.floor(counter / 256);
     this.low = counter % 256;
     this.rebuildPrefix();

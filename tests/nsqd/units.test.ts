@@ -168,7 +168,7 @@ test('RingQueue: random pushes and shifts match an array', () => {
 // ---- GuidFactory
 
 test('GuidFactory: 16 lowercase hex characters, strictly increasing across a 65,536 boundary', () => {
-  const startMs = 1_700_000_000_000 + 31; // low 16 bits of startMs * 2048 = 63488: the boundary comes after 2048 IDs
+  const startMs = Date.UTC(2024, 0, 1) + 15; // (startMs - 2024) * 4096 = 61440: a 65,536 boundary after 4096 IDs
   const g = new GuidFactory(5, startMs);
   let prev = '';
   for (let i = 0; i < 3 * 65536; i++) {
@@ -211,9 +211,9 @@ test('GuidFactory: two factories started 1 ms apart do not collide', () => {
   const t = Date.now();
   const a = new GuidFactory(7, t);
   const b = new GuidFactory(7, t + 1);
-  // 2,048 IDs per millisecond is the generator's design rate (guid.ts).
-  const fromA = new Set(Array.from({ length: 2048 }, () => a.next()));
-  const fromB = Array.from({ length: 2048 }, () => b.next());
+  // 4,096 IDs per millisecond is the generator's design rate (guid.ts).
+  const fromA = new Set(Array.from({ length: 4096 }, () => a.next()));
+  const fromB = Array.from({ length: 4096 }, () => b.next());
   for (const id of fromB) assert.ok(!fromA.has(id), `collision on ${id}`);
   assert.ok(fromB[0]! > [...fromA].pop()!, 'the later start continues after the earlier one');
 });
