@@ -53,7 +53,16 @@ export async function runDaemon<O extends LogOptions, D extends Daemon>(spec: Da
       proc.exit(0);
       return undefined;
     }
-    const { values, explicit } = parseFlags(spec.flags, proc.args);
+    let parsed: ReturnType<typeof parseFlags>;
+    try {
+      parsed = parseFlags(spec.flags, proc.args);
+    } catch (err) {
+      // Go's flag package exits 2 on a command line it cannot parse (its own checks after that exit 1).
+      proc.log(`[${spec.name}] FATAL: ${err instanceof Error ? err.message : String(err)}`);
+      proc.exit(2);
+      return undefined;
+    }
+    const { values, explicit } = parsed;
     if (values.version) {
       proc.print(`${spec.name} v${spec.version} (nsq-ts on ${runtimeName})`);
       proc.exit(0);

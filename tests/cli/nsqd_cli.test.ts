@@ -103,28 +103,28 @@ test('nsqd --help lists every flag with its default and exits 0', async () => {
   assert.equal(short.stdout + short.stderr, text, '-h prints the same help');
 });
 
-test('nsqd with an unknown flag exits 1 with "flag provided but not defined"', async () => {
+test('nsqd with an unknown flag exits 2 (as Go\'s flag package) with "flag provided but not defined"', async () => {
   for (const args of [['--no-such-flag=1'], ['-no-such-flag'], ['--tcp-address=127.0.0.1:0', '--no-such-flag']]) {
     const r = await runToExit(args);
-    assert.equal(r.code, 1, `${args.join(' ')}: exit code (stderr: ${r.stderr})`);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit code (stderr: ${r.stderr})`);
     assert.match(r.stderr, /flag provided but not defined: -no-such-flag/, `${args.join(' ')}: message`);
   }
 });
 
-test('nsqd with a bad flag value exits 1 naming the option and the value', async () => {
-  const cases: [string[], RegExp[]][] = [
-    [['--mem-queue-size=abc'], [/mem-queue-size/, /abc/]],
-    [['--max-rdy-count=0'], [/max-rdy-count/, /\b0\b/]],
-    [['--msg-timeout=xyz'], [/msg-timeout/, /xyz/]],
-    [['--msg-timeout', '10parsecs'], [/msg-timeout/, /10parsecs/]],
-    [['--deflate=maybe'], [/deflate/, /maybe/]],
-    [['--max-deflate-level=10'], [/max-deflate-level/, /\b10\b/]],
-    [['--node-id=1024'], [/node-id/, /\b1024\b/]],
-    [['--tcp-address'], [/flag needs an argument/, /tcp-address/]],
+test('nsqd with a bad flag value names the option and the value: exit 2 if unparsable, 1 if out of range (as Go)', async () => {
+  const cases: [string[], number, RegExp[]][] = [
+    [['--mem-queue-size=abc'], 2, [/mem-queue-size/, /abc/]],
+    [['--max-rdy-count=0'], 1, [/max-rdy-count/, /\b0\b/]],
+    [['--msg-timeout=xyz'], 2, [/msg-timeout/, /xyz/]],
+    [['--msg-timeout', '10parsecs'], 2, [/msg-timeout/, /10parsecs/]],
+    [['--deflate=maybe'], 2, [/deflate/, /maybe/]],
+    [['--max-deflate-level=10'], 1, [/max-deflate-level/, /\b10\b/]],
+    [['--node-id=1024'], 1, [/node-id/, /\b1024\b/]],
+    [['--tcp-address'], 2, [/flag needs an argument/, /tcp-address/]],
   ];
-  for (const [args, patterns] of cases) {
+  for (const [args, code, patterns] of cases) {
     const r = await runToExit(args);
-    assert.equal(r.code, 1, `${args.join(' ')}: exit code (stdout: ${r.stdout} stderr: ${r.stderr})`);
+    assert.equal(r.code, code, `${args.join(' ')}: exit code (stdout: ${r.stdout} stderr: ${r.stderr})`);
     for (const re of patterns) assert.match(r.stderr, re, `${args.join(' ')}: the message names ${re}`);
     assert.doesNotMatch(r.stderr, /^\s+at /m, `${args.join(' ')}: a one-line error, not a stack trace`);
   }

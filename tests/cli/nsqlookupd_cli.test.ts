@@ -35,12 +35,12 @@ test('nsqlookupd --version and --help', T, async () => {
   }
 });
 
-test('nsqlookupd refuses unknown flags, bad values and a taken port, with exit 1', T, async () => {
+test('nsqlookupd refuses unknown flags and bad values (exit 2, as Go) and a taken port (exit 1)', T, async () => {
   const unknown = await runToExit('nsqlookupd', ['--lookupd-tcp-address=x:1'], NODE);
-  assert.equal(unknown.code, 1);
+  assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /flag provided but not defined: -lookupd-tcp-address/);
   const bad = await runToExit('nsqlookupd', ['--inactive-producer-timeout=soon'], NODE);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2);
   assert.match(bad.stderr, /inactive-producer-timeout/);
   assert.match(bad.stderr, /soon/);
   const blocker = net.createServer();

@@ -99,7 +99,8 @@ test('--config: the file sets options, an explicit flag wins over it, defaults f
 
 test('bad values in the config file or flags stop start-up, naming the option, the value and what is allowed', async () => {
   await withDir(async (dir) => {
-    const cases: [string | undefined, string[], RegExp[]][] = [
+    // [config file, flags, what the message names, exit code: 1, or 2 for a command line Go's flag package refuses]
+    const cases: [string | undefined, string[], RegExp[], number?][] = [
       ['mem_queue_size = "abc"', [], [/mem_queue_size/, /"abc"/, /expected an integer/]],
       ['max_rdy_count = 0', [], [/max_rdy_count in .*nsqd\.toml \(--max-rdy-count\)/, /"0"/, /expected an integer >= 1/]],
       ['msg_timeout = "10parsecs"', [], [/msg_timeout/, /10parsecs/, /duration/]],
@@ -109,18 +110,18 @@ test('bad values in the config file or flags stop start-up, naming the option, t
       ['mem_queue_size = ', [], [/failed to load config file .*nsqd\.toml - .*\(line 1, column \d+\)/]],
       [undefined, ['--config=/nonexistent/nsqd.toml'], [/failed to load config file \/nonexistent\/nsqd\.toml - /]],
       [undefined, ['--e2e-processing-latency-percentile=0'], [/--e2e-processing-latency-percentile/, /"0"/, /\(0, 1\]/]],
-      [undefined, ['--e2e-processing-latency-percentile=0.5,abc'], [/e2e-processing-latency-percentile/, /abc/, /numbers/]],
+      [undefined, ['--e2e-processing-latency-percentile=0.5,abc'], [/e2e-processing-latency-percentile/, /abc/, /numbers/], 2],
       [undefined, ['--e2e-processing-latency-window-time=0s'], [/--e2e-processing-latency-window-time/, /"0s"/, /at least 1ms/]],
       [undefined, ['--log-format=xml'], [/--log-format/, /xml/, /text, json/]],
       [undefined, ['--broadcast-http-port=-1'], [/--broadcast-http-port/, /-1/, /from 0 to 65535/]],
     ];
     const conf = join(dir, 'nsqd.toml');
-    for (const [toml, flags, patterns] of cases) {
+    for (const [toml, flags, patterns, code = 1] of cases) {
       if (toml !== undefined) await writeFile(conf, `${toml}\n`);
       const args = [...(toml !== undefined ? [`--config=${conf}`] : []), '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', `--data-path=${dir}`, ...flags];
       const r = await runToExit(args, dir);
       const what = toml ?? flags.join(' ');
-      assert.equal(r.code, 1, `${what}: exit code (stderr: ${r.stderr})`);
+      assert.equal(r.code, code, `${what}: exit code (stderr: ${r.stderr})`);
       for (const re of patterns) assert.match(r.stderr, re, `${what}: the message names ${re}`);
       assert.match(r.stderr, /FATAL/, `${what}: a fatal log line`);
       assert.doesNotMatch(r.stderr, /^\s+at /m, `${what}: one line, no stack trace`);
