@@ -7,6 +7,13 @@
 // receive buffer; checked on Bun 1.4.5 by keeping every chunk of a 4 MiB
 // transfer and comparing it with a copy taken on arrival), so chunks are
 // enqueued as they are, without a copy.
+//
+// Per-chunk cost (a PUB->OK round trip goes through all of it once): the
+// stream's pull() is called once per pause of the socket, not once per chunk
+// (see #pull), and the queuing strategies are plain objects, whose size() is a
+// JS function the JIT inlines rather than the built-in strategies' native
+// call. Together they take the streams' cost per round trip from ~370 to
+// ~235 ns on Bun 1.4.5 (measured with a fake socket: data in, one write out).
 import type { Address, Connection, Listener, Net } from '../../core/ports.ts';
 import { bun, type BunSocket, type BunSocketHandler } from './bun_types.ts';
 
@@ -23,6 +30,12 @@ class BunConn implements Connection {
   #ctrl!: ReadableStreamDefaultController<Uint8Array>;
   #readOpen = true;
   #closed = false;
+  // The stream calls pull() again only once the previous pull() has settled.
+  // While the socket flows, pull() stays pending; onData settles it when it
+  // pauses the socket, and the stream's next pull() (the queue fell below its
+  // high-water mark) resumes the socket.
+  #paused = false;
+  #pullDone: (() => void) | null = null;
   // Bun's write() may take only part of a chunk: the rest waits for `drain`,
   // and the write() promise resolves once the socket has accepted it all.
   #pending: Uint8Array | null = null;
@@ -36,10 +49,10 @@ class BunConn implements Connection {
     this.readable = new ReadableStream<Uint8Array>(
       {
         start: (c) => { this.#ctrl = c; },
-        pull: () => { if (!this.#closed) socket.resume(); },
+        pull: () => this.#pull(),
         cancel: () => { this.#readOpen = false; this.close(); },
       },
-      new CountQueuingStrategy({ highWaterMark: READ_HIGH_WATER }),
+      { highWaterMark: READ_HIGH_WATER }, // size: 1 per chunk
     );
     this.writable = new WritableStream<Uint8Array>(
       {
@@ -50,7 +63,7 @@ class BunConn implements Connection {
         close: () => { if (!this.#closed) socket.shutdown(); },
         abort: () => this.close(),
       },
-      new ByteLengthQueuingStrategy({ highWaterMark: WRITE_HIGH_WATER }),
+      { highWaterMark: WRITE_HIGH_WATER, size: byteLength },
     );
   }
 
@@ -68,10 +81,24 @@ class BunConn implements Connection {
     return new Promise<void>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject; });
   }
 
+  #pull(): Promise<void> {
+    if (this.#paused) {
+      this.#paused = false;
+      if (!this.#closed) this.#socket.resume();
+    }
+    return new Promise<void>((resolve) => { this.#pullDone = resolve; });
+  }
+
   onData(chunk: Uint8Array): void {
     if (!this.#readOpen) return;
     this.#ctrl.enqueue(chunk);
-    if ((this.#ctrl.desiredSize ?? 1) <= 0) this.#socket.pause();
+    if ((this.#ctrl.desiredSize ?? 1) <= 0) {
+      this.#paused = true;
+      this.#socket.pause();
+      const done = this.#pullDone;
+      this.#pullDone = null;
+      done?.();
+    }
   }
 
   onDrain(): void {
@@ -104,6 +131,7 @@ class BunConn implements Connection {
 }
 
 function noop(): void {}
+function byteLength(chunk: Uint8Array): number { return chunk.byteLength; }
 
 function handlers(onOpen: (conn: BunConn) => void): BunSocketHandler<BunConn> {
   return {
