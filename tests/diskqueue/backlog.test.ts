@@ -2,53 +2,16 @@
 // queue's write batch is bounded (backlogBytes), and nsqd answers PUB, MPUB
 // and HTTP /pub only once a backlogged batch went to storage. Storage here is
 // the runtime's real one, with writes held at a gate the test opens.
+
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '../../core/log.ts';
 import { NSQD } from '../../core/nsqd/nsqd.ts';
-import type { FileHandle, Storage } from '../../core/ports.ts';
-import { post } from '../helpers/http.ts';
+import { get, post } from '../helpers/http.ts';
 import { runtime } from '../helpers/runtime.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { bytes, WireClient, withBody } from '../helpers/wire.ts';
-import { openQueue, payload, take, tempDir } from './helpers.ts';
-
-/** The runtime's Storage whose file writes wait while the gate is shut. */
-function gatedStorage(inner: Storage) {
-  let shut = false;
-  let held: (() => void)[] = [];
-  const pass = () => (shut ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve());
-  const gate = {
-    shut: () => void (shut = true),
-    open: () => {
-      shut = false;
-      for (const release of held.splice(0)) release();
-    },
-    held: () => held.length,
-  };
-  const wrap = (fh: FileHandle): FileHandle => ({
-    write: async (data, position) => {
-      await pass();
-      return fh.write(data, position);
-    },
-    read: (buf, position) => fh.read(buf, position),
-    sync: () => fh.sync(),
-    size: () => fh.size(),
-    close: () => fh.close(),
-  });
-  const storage: Storage = {
-    open: async (path, options) => wrap(await inner.open(path, options)),
-    readFile: (path) => inner.readFile(path),
-    size: (path) => inner.size(path),
-    rename: (from, to) => inner.rename(from, to),
-    remove: (path) => inner.remove(path),
-    list: (dir) => inner.list(dir),
-    mkdir: (dir) => inner.mkdir(dir),
-    syncDir: (dir) => inner.syncDir(dir),
-    lock: (dir) => inner.lock(dir),
-  };
-  return { storage, gate };
-}
+import { gatedStorage, openQueue, payload, take, tempDir } from './helpers.ts';
 
 /** Whether `p` settles within `ms`. */
 async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
@@ -140,6 +103,47 @@ test('nsqd: PUB and HTTP /pub answer only once a backlogged disk queue wrote; ot
   } finally {
     gate.open();
     for (const c of clients) c.destroy();
+    await nsqd.close();
+    tmp.remove();
+  }
+});
+
+test('nsqd: a failing disk turns /ping NOK while publishers wait, and OK again once writes succeed; nothing is lost', async () => {
+  const tmp = tempDir('nsqd-enospc-');
+  const { storage, gate } = gatedStorage(runtime.storage!);
+  const nsqd = new NSQD(
+    { tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', dataPath: tmp.dir, memQueueSize: 0 },
+    { runtime: { ...runtime, storage }, logger: silentLogger },
+  );
+  await nsqd.start();
+  const pub = await WireClient.connect(nsqd.tcpAddress.port);
+  try {
+    await pub.pub('full', 'before');
+    gate.fail();
+    const body = new Uint8Array(100 * 1024).fill(0x62);
+    pub.write(bytes(withBody('PUB full\n', body), withBody('PUB full\n', body), withBody('PUB full\n', body), withBody('PUB full\n', body)));
+    await waitFor(() => !nsqd.isHealthy(), 5000, 'nsqd to turn unhealthy');
+    const ping = await get(nsqd.httpPort, '/ping');
+    assert.equal(ping.status, 500);
+    assert.match(ping.text, /^NOK - .*no space left/);
+    gate.heal();
+    // The queue retries every second; the held OKs come and nsqd is healthy again.
+    for (let i = 0; i < 4; i++) await pub.expectResponse('OK', 10000);
+    await waitFor(() => nsqd.isHealthy(), 5000, 'nsqd to be healthy again');
+    assert.equal((await get(nsqd.httpPort, '/ping')).text, 'OK');
+    const sub = await WireClient.connect(nsqd.tcpAddress.port);
+    try {
+      await sub.sub('full', 'ch', 10);
+      const bodies: string[] = [];
+      for (let i = 0; i < 5; i++) bodies.push((await sub.readMessage(5000)).body);
+      assert.equal(bodies[0], 'before');
+      assert.deepEqual(bodies.slice(1).map((b) => b.length), [body.length, body.length, body.length, body.length]);
+    } finally {
+      sub.destroy();
+    }
+  } finally {
+    gate.heal();
+    pub.destroy();
     await nsqd.close();
     tmp.remove();
   }

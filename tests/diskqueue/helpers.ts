@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskQueue, type DiskQueueOptions } from '../../core/diskqueue/diskqueue.ts';
 import { Logger } from '../../core/log.ts';
+import type { FileHandle, Storage } from '../../core/ports.ts';
 import { runtime } from '../helpers/runtime.ts';
 
 export const storage = runtime.storage!;
@@ -92,4 +93,50 @@ export async function takeAll(q: DiskQueue, quietMs = 300, maxMs = 10000): Promi
     if (performance.now() > deadline) throw new Error(`records still coming after ${maxMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * The runtime's Storage with a gate on file writes: shut, they wait until it
+ * opens; failing, they throw (a full disk) until it heals.
+ */
+export function gatedStorage(inner: Storage) {
+  let shut = false;
+  let failing = false;
+  const held: (() => void)[] = [];
+  const pass = async () => {
+    if (failing) throw new Error('ENOSPC: no space left on device (test)');
+    if (shut) await new Promise<void>((resolve) => held.push(resolve));
+  };
+  const gate = {
+    shut: () => void (shut = true),
+    open: () => {
+      shut = false;
+      for (const release of held.splice(0)) release();
+    },
+    fail: () => void (failing = true),
+    heal: () => void (failing = false),
+    held: () => held.length,
+  };
+  const wrap = (fh: FileHandle): FileHandle => ({
+    write: async (data, position) => {
+      await pass();
+      return fh.write(data, position);
+    },
+    read: (buf, position) => fh.read(buf, position),
+    sync: () => fh.sync(),
+    size: () => fh.size(),
+    close: () => fh.close(),
+  });
+  const storage: Storage = {
+    open: async (path, options) => wrap(await inner.open(path, options)),
+    readFile: (path) => inner.readFile(path),
+    size: (path) => inner.size(path),
+    rename: (from, to) => inner.rename(from, to),
+    remove: (path) => inner.remove(path),
+    list: (dir) => inner.list(dir),
+    mkdir: (dir) => inner.mkdir(dir),
+    syncDir: (dir) => inner.syncDir(dir),
+    lock: (dir) => inner.lock(dir),
+  };
+  return { storage, gate };
 }
