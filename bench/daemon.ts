@@ -58,8 +58,8 @@ export type Daemon = 'nsqd' | 'nsqlookupd';
 
 /**
  * Command line that starts a daemon as its users do: on Node `bin/<daemon>`
- * (the bundle, see bin/launch.js; `nodeArgs` go to Node), on Deno with the
- * small young generation of README's command line, on Bun as it is.
+ * (the bundle, see bin/launch.js; `nodeArgs` go to Node), on Bun and Deno
+ * the adapter's entry point.
  */
 export function daemonCommand(tool: string, runtime: string, daemon: Daemon, args: string[], nodeArgs: string[] = []): Command {
   if (runtime.startsWith('node')) {
@@ -67,13 +67,10 @@ export function daemonCommand(tool: string, runtime: string, daemon: Daemon, arg
     return [node, [...nodeArgs, join(root, 'bin', daemon), ...args]];
   }
   const entry = join(root, 'adapters', runtime, `${daemon}.ts`);
-  const [exe, exeArgs] = runtimeCommand(tool, runtime, entry, args); // exits on an unknown runtime
+  const command = runtimeCommand(tool, runtime, entry, args); // exits on an unknown runtime
   if (!existsSync(entry)) die(tool, `${entry} does not exist: no ${daemon} for ${runtime}`);
-  return runtime === 'deno' ? [exe, [exeArgs[0]!, DENO_HEAP_FLAG, ...exeArgs.slice(1)]] : [exe, exeArgs];
+  return command;
 }
-
-/** Deno's counterpart of adapters/node/heap.ts (Deno takes V8 flags only on its command line). */
-export const DENO_HEAP_FLAG = '--v8-flags=--max-semi-space-size=1';
 
 // ---------------------------------------------------------------- /proc
 

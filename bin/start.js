@@ -19,8 +19,7 @@ const runtime = arg ?? (running !== 'node' ? running : fromAgent ?? 'node');
 // be taken for a Node command line and rewritten.
 const exe = join(root, 'node_modules', '.bin', runtime);
 const entry = (name) => {
-  // Deno takes V8 flags only here: the small young generation of adapters/node/heap.ts.
-  if (runtime === 'deno') return [exe, ['run', '-A', '--v8-flags=--max-semi-space-size=1', join(root, 'adapters/deno', `${name}.ts`)]];
+  if (runtime === 'deno') return [exe, ['run', '-A', join(root, 'adapters/deno', `${name}.ts`)]];
   if (runtime === 'bun') return [exe, [join(root, 'adapters/bun', `${name}.ts`)]];
   return [process.execPath, [join(root, 'bin', name)]];
 };

@@ -1,5 +1,4 @@
 // nsqlookupd on Node: `node adapters/node/nsqlookupd.ts --tcp-address=...` (or bin/nsqlookupd).
-import './heap.ts'; // first: V8 flags before anything allocates
 import { nsqlookupdMain } from '../../core/lookupd/main.ts';
 import { nodeRuntime } from './mod.ts';
 import { nodeProcess } from './process.ts';
