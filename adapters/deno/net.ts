@@ -40,7 +40,7 @@ function wrap(conn: DenoConn): Connection {
       },
       cancel() { readDone = true; close(); },
     },
-    new CountQueuingStrategy({ highWaterMark: READ_HIGH_WATER }),
+    { highWaterMark: READ_HIGH_WATER }, // size: 1 per chunk (a plain strategy: no native size() call per chunk)
   );
 
   const writable = new WritableStream<Uint8Array>(
@@ -59,7 +59,7 @@ function wrap(conn: DenoConn): Connection {
       },
       abort() { close(); },
     },
-    new ByteLengthQueuingStrategy({ highWaterMark: WRITE_HIGH_WATER }),
+    { highWaterMark: WRITE_HIGH_WATER, size: byteLength },
   );
 
   const a = conn.remoteAddr;
@@ -108,3 +108,7 @@ export const denoNet: Net = {
     return wrap(await deno.connect(options(address)));
   },
 };
+
+function byteLength(chunk: Uint8Array): number {
+  return chunk.byteLength;
+}

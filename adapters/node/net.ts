@@ -27,7 +27,7 @@ function wrap(socket: net.Socket): Connection {
       pull() { socket.resume(); },
       cancel() { socket.destroy(); },
     },
-    new CountQueuingStrategy({ highWaterMark: READ_HIGH_WATER }),
+    { highWaterMark: READ_HIGH_WATER }, // size: 1 per chunk (a plain strategy: no native size() call per chunk)
   );
   const writable = new WritableStream<Uint8Array>(
     {
@@ -43,7 +43,7 @@ function wrap(socket: net.Socket): Connection {
       close() { return new Promise<void>((resolve) => socket.end(resolve)); },
       abort() { socket.destroy(); },
     },
-    new ByteLengthQueuingStrategy({ highWaterMark: WRITE_HIGH_WATER }),
+    { highWaterMark: WRITE_HIGH_WATER, size: byteLength },
   );
   const remoteAddress = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : '';
   return { readable, writable, remoteAddress, close: () => socket.destroy() };
@@ -74,3 +74,7 @@ export const nodeNet: Net = {
     });
   },
 };
+
+function byteLength(chunk: Uint8Array): number {
+  return chunk.byteLength;
+}
