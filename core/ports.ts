@@ -39,10 +39,11 @@ export interface Net {
 
 /**
  * What a server adapter may hand over with a request, when it has it for
- * free: the Content-Length header as received. (On @hono/node-server,
- * reading `request.headers` builds a whole Headers object, a measurable cost
- * per /pub.) It arrives as the handler's second argument, which a Hono app
- * sees as `c.env`.
+ * free: the Content-Length header as received. (On core's HTTP/1.1 server,
+ * which serves on Node, reading `request.headers` builds a whole Headers
+ * object, a measurable cost per /pub; the server has the value from its
+ * parse.) It arrives as the handler's second argument, which a Hono app sees
+ * as `c.env`.
  */
 export interface RequestMeta {
   readonly contentLength?: string;
@@ -51,7 +52,7 @@ export interface RequestMeta {
 /** A web-standard request handler, such as a Hono app's `fetch`. */
 export type FetchHandler = (request: Request, meta?: RequestMeta) => Response | Promise<Response>;
 
-/** Serves HTTP with a runtime's native server (@hono/node-server, Bun's and Deno's serve). */
+/** Serves HTTP: on Node core's HTTP/1.1 server over the Net port (core/http/http1/), on Bun and Deno their native serve. */
 export type Serve = (handler: FetchHandler, address: Address) => Promise<Listener>;
 
 /** An open file. Positions are byte offsets; every call completes fully or throws. */

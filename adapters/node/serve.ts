@@ -1,30 +1,11 @@
-// Serve on Node: a Hono app's fetch on @hono/node-server.
-import { createAdaptorServer, type HttpBindings } from '@hono/node-server';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Address, Listener, Serve } from '../../core/ports.ts';
+// Serve on Node: core's HTTP/1.1 server over node:net (node:http and
+// undici's Request/Response cost more per request than nsqd's whole /pub),
+// with the lean Response as the global one.
+import { installLeanResponse, serveHttp1 } from '../../core/http/http1/mod.ts';
+import type { Serve } from '../../core/ports.ts';
+import { nodeNet } from './net.ts';
 
-export const nodeServe: Serve = (handler, address: Address) =>
-  new Promise<Listener>((resolve, reject) => {
-    // The Content-Length from Node's parsed headers, so that core need not build a Headers object for it.
-    const server = createAdaptorServer({
-      fetch: (req, env) => handler(req, { contentLength: (env as HttpBindings).incoming.headers['content-length'] }),
-    }) as Server;
-    server.once('error', reject);
-    const ready = () => {
-      server.off('error', reject);
-      const a = server.address();
-      const bound = typeof a === 'object' && a ? { host: (a as AddressInfo).address, port: (a as AddressInfo).port } : { host: String(a), port: -1 };
-      resolve({
-        address: bound,
-        // Stop accepting and drop idle keep-alive connections; requests under way finish.
-        close: () => new Promise<void>((done) => {
-          server.close(() => done());
-          server.closeIdleConnections();
-          setTimeout(() => server.closeAllConnections(), 1000).unref();
-        }),
-      });
-    };
-    if ('path' in address) server.listen(address.path, ready);
-    else server.listen(address.port, address.host, ready);
-  });
+export const nodeServe: Serve = (handler, address) => {
+  installLeanResponse();
+  return serveHttp1(nodeNet, handler, address);
+};

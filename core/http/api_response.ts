@@ -19,7 +19,7 @@ export const NSQ_CONTENT_TYPE = 'nsq; version=1.0';
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 export const TEXT_CONTENT_TYPE = 'text/plain; charset=utf-8';
 
-// Plain objects (not Headers): @hono/node-server writes them as they are.
+// Plain objects (not Headers): the Node server (core/http/http1) writes them as they are.
 const JSON_HEADERS = Object.freeze({ 'Content-Type': JSON_CONTENT_TYPE, 'X-NSQ-Content-Type': NSQ_CONTENT_TYPE });
 const TEXT_HEADERS = Object.freeze({ 'Content-Type': TEXT_CONTENT_TYPE, 'X-NSQ-Content-Type': NSQ_CONTENT_TYPE });
 const EMPTY_HEADERS = Object.freeze({ 'X-NSQ-Content-Type': NSQ_CONTENT_TYPE });
@@ -190,7 +190,8 @@ export async function readBody(req: Request, limit: number, meta?: unknown): Pro
   const declared = contentLength(req, meta);
   if (declared !== null) {
     if (Number(declared) > limit) return undefined;
-    const buf = new Uint8Array(await req.arrayBuffer());
+    // bytes() where there is one: on nsq-ts's own server it is a view of the bytes received, no copy.
+    const buf = typeof req.bytes === 'function' ? await req.bytes() : new Uint8Array(await req.arrayBuffer());
     return buf.length > limit ? undefined : buf;
   }
   // Chunked: stop reading as soon as the limit is passed.
