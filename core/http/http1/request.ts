@@ -17,6 +17,7 @@
 // asks for; what it leaves unread the server discards or closes on.
 
 import type { BodyReader } from './body.ts';
+import { delegateToReal } from './delegate.ts';
 import { fieldsOf, type RequestHead } from './head.ts';
 
 const NativeRequest = globalThis.Request;
@@ -229,27 +230,4 @@ export class LeanRequest {
 }
 
 // Everything else of Request.prototype answers from the real Request.
-Object.setPrototypeOf(LeanRequest.prototype, NativeRequest.prototype);
-for (const key of Object.getOwnPropertyNames(NativeRequest.prototype)) {
-  if (key === 'constructor' || Object.prototype.hasOwnProperty.call(LeanRequest.prototype, key)) continue;
-  const d = Object.getOwnPropertyDescriptor(NativeRequest.prototype, key)!;
-  if (d.get !== undefined) {
-    Object.defineProperty(LeanRequest.prototype, key, {
-      configurable: true,
-      enumerable: d.enumerable,
-      get(this: LeanRequest) {
-        return (this[REAL]() as unknown as Record<string, unknown>)[key];
-      },
-    });
-  } else if (typeof d.value === 'function') {
-    Object.defineProperty(LeanRequest.prototype, key, {
-      configurable: true,
-      writable: true,
-      enumerable: d.enumerable,
-      value(this: LeanRequest, ...args: unknown[]) {
-        const real = this[REAL]() as unknown as Record<string, (...a: unknown[]) => unknown>;
-        return real[key]!(...args);
-      },
-    });
-  }
-}
+delegateToReal(LeanRequest, NativeRequest, (r) => r[REAL]());

@@ -15,6 +15,8 @@
 // .error() are the real ones and return real Responses, which the server
 // writes through the standard API.
 
+import { delegateToReal } from './delegate.ts';
+
 const NativeResponse = globalThis.Response;
 
 export const BODY: unique symbol = Symbol('body');
@@ -129,30 +131,7 @@ export function materialise(r: LeanResponse): Response {
 
 // Everything else of Response.prototype answers from the real Response.
 Object.setPrototypeOf(LeanResponse, NativeResponse);
-Object.setPrototypeOf(LeanResponse.prototype, NativeResponse.prototype);
-for (const key of Object.getOwnPropertyNames(NativeResponse.prototype)) {
-  if (key === 'constructor' || Object.prototype.hasOwnProperty.call(LeanResponse.prototype, key)) continue;
-  const d = Object.getOwnPropertyDescriptor(NativeResponse.prototype, key)!;
-  if (d.get !== undefined) {
-    Object.defineProperty(LeanResponse.prototype, key, {
-      configurable: true,
-      enumerable: d.enumerable,
-      get(this: LeanResponse) {
-        return (materialise(this) as unknown as Record<string, unknown>)[key];
-      },
-    });
-  } else if (typeof d.value === 'function') {
-    Object.defineProperty(LeanResponse.prototype, key, {
-      configurable: true,
-      writable: true,
-      enumerable: d.enumerable,
-      value(this: LeanResponse, ...args: unknown[]) {
-        const real = materialise(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
-        return real[key]!(...args);
-      },
-    });
-  }
-}
+delegateToReal(LeanResponse, NativeResponse, materialise);
 
 /** Whether `r` is a LeanResponse nothing has materialised (the server may write it from its parts). */
 export function isLean(r: unknown): r is LeanResponse {
