@@ -96,8 +96,9 @@ export async function takeAll(q: DiskQueue, quietMs = 300, maxMs = 10000): Promi
 }
 
 /**
- * The runtime's Storage with a gate on file writes: shut, they wait until it
- * opens; failing, they throw (a full disk) until it heals.
+ * The runtime's Storage with a gate on writes to queue segments (metadata
+ * and other files pass): shut, they wait until it opens; failing, they throw
+ * (a full disk) until it heals.
  */
 export function gatedStorage(inner: Storage) {
   let shut = false;
@@ -128,7 +129,10 @@ export function gatedStorage(inner: Storage) {
     close: () => fh.close(),
   });
   const storage: Storage = {
-    open: async (path, options) => wrap(await inner.open(path, options)),
+    open: async (path, options) => {
+      const fh = await inner.open(path, options);
+      return /\.diskqueue\.\d+\.dat$/.test(path) ? wrap(fh) : fh;
+    },
     readFile: (path) => inner.readFile(path),
     size: (path) => inner.size(path),
     rename: (from, to) => inner.rename(from, to),
