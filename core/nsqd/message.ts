@@ -77,14 +77,13 @@ export function idAt(b: Uint8Array, at: number): string {
   );
 }
 
-/** The inverse of encodeMessage; the body is a view into `data`. */
+/** The inverse of encodeMessage; the body is a view into `data`. (Byte arithmetic: a DataView per record costs more than the rest.) */
 export function decodeMessage(data: Uint8Array): Message {
   if (data.length < MSG_HEADER_LENGTH) throw new RangeError(`message record too short (${data.length} bytes)`);
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const ts = view.getUint32(0) * TWO_32 + view.getUint32(4);
-  const attempts = view.getUint16(8);
-  const id = idAt(data, 10);
-  return new Message(id, data.subarray(MSG_HEADER_LENGTH), ts, attempts);
+  const hi = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
+  const lo = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
+  const attempts = (data[8]! << 8) | data[9]!;
+  return new Message(idAt(data, 10), data.subarray(MSG_HEADER_LENGTH), hi * TWO_32 + lo, attempts);
 }
 
 /** Current time in nanoseconds since the epoch (sub-microsecond precision is not kept). */
