@@ -7,12 +7,9 @@
 // Bun and Deno have their own entry points.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { NSQD_FLAGS } from '../../core/nsqd/options.ts';
-import { runToExit as run, startOnFreePorts, type Daemon } from '../helpers/daemon.ts';
+import { runToExit as run, startOnFreePorts, type Daemon, withTempDir } from '../helpers/daemon.ts';
 import { WireClient } from '../helpers/wire.ts';
 
 const EXIT_MS = 10_000;
@@ -21,14 +18,7 @@ const EXIT_MS = 10_000;
 const withHttp = (args: string[]) => (args.some((a) => /^--?http-address/.test(a)) ? args : ['--http-address=127.0.0.1:0', ...args]);
 
 /** A scratch working directory (and --data-path) per test, removed afterwards. */
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'nsqd-cli-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = <T>(fn: (dir: string) => Promise<T>) => withTempDir('nsqd-cli-', fn);
 
 /** Runs bin/nsqd to completion (for commands that exit by themselves). */
 const runToExit = (args: string[]) => withDir((dir) => run('nsqd', withHttp(args), { on: 'node', cwd: dir }));

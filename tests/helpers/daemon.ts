@@ -23,7 +23,9 @@
 //   (Node 24), which is why npm_node_execpath comes first. The tests then
 //   still exercise the runtime's node:child_process and node:net against it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get } from './http.ts';
@@ -282,5 +284,15 @@ export async function runToExit(kind: Kind, args: string[], opts: DaemonOptions 
     return { ...exit, stdout: d.stdout(), stderr: d.stderr() };
   } finally {
     await d.kill9().catch(() => {});
+  }
+}
+
+/** Runs `fn` in a fresh temporary folder (a daemon's working folder or data path), removed afterwards. */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

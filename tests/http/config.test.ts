@@ -9,22 +9,14 @@
 // every adapter's readTextFile and serve are exercised.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runToExit as run, startOnFreePorts, type Daemon } from '../helpers/daemon.ts';
+import { runToExit as run, startOnFreePorts, type Daemon, withTempDir } from '../helpers/daemon.ts';
 import { get, JSON_CT } from '../helpers/http.ts';
 import { WireClient } from '../helpers/wire.ts';
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'nsqd-config-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = <T>(fn: (dir: string) => Promise<T>) => withTempDir('nsqd-config-', fn);
 
 /** Runs nsqd until it exits by itself (start-up errors). */
 const runToExit = (args: string[], dir: string) => run('nsqd', args, { cwd: dir });
