@@ -114,16 +114,17 @@ export function createNsqdApp(nsqd: NSQD): Hono {
     v.check((ms) => ms >= 0 && ms <= nsqd.opts.maxReqTimeout, 'INVALID_DEFER'),
   );
 
-  /** OK only once nsqd.settlePublish() has (--durable's fsync, a disk backlog), as for TCP PUB. */
-  const settle = async (): Promise<void> => {
+  /** OK once nsqd.settlePublish() has settled (--durable's fsync, a disk backlog), as for TCP PUB; at once when nothing waits. */
+  const ok = (): Response | Promise<Response> => {
     const settled = nsqd.settlePublish();
-    if (settled === undefined) return;
-    try {
-      await settled;
-    } catch (err) {
-      log.error(`HTTP: fsync failed - ${String(err)}`);
-      throw new ApiError(500, 'INTERNAL_ERROR');
-    }
+    if (settled === undefined) return textResponse('OK');
+    return settled.then(
+      () => textResponse('OK'),
+      (err) => {
+        log.error(`HTTP: fsync failed - ${String(err)}`);
+        throw new ApiError(500, 'INTERNAL_ERROR');
+      },
+    );
   };
 
   const pub = async (c: Context): Promise<Response> => {
@@ -138,8 +139,7 @@ export function createNsqdApp(nsqd: NSQD): Hono {
     const msg = new Message(topic.generateID(), body, nowNs());
     if (deferMs > 0) msg.deferred = deferMs;
     topic.putMessage(msg);
-    await settle();
-    return textResponse('OK');
+    return ok();
   };
 
   const mpub = async (c: Context): Promise<Response> => {
@@ -161,8 +161,7 @@ export function createNsqdApp(nsqd: NSQD): Hono {
     if (topic.exiting) throw new ApiError(503, 'EXITING');
     const ts = nowNs();
     for (const b of bodies) topic.putMessage(new Message(topic.generateID(), b, ts));
-    await settle();
-    return textResponse('OK');
+    return ok();
   };
 
   /** Topic admin: PubTopic checks the name first (create, empty); delete and pause only look it up. */

@@ -5,9 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { silentLogger } from '../../core/log.ts';
-import { NSQD } from '../../core/nsqd/nsqd.ts';
 import { get, post } from '../helpers/http.ts';
+import { startNsqd } from '../helpers/nsqd.ts';
 import { runtime } from '../helpers/runtime.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { bytes, WireClient, withBody } from '../helpers/wire.ts';
@@ -59,13 +58,9 @@ test('disk queue: past backlogBytes put() signals once and drained() waits for t
 });
 
 test('nsqd: PUB and HTTP /pub answer only once a backlogged disk queue wrote; others are served meanwhile', async () => {
-  const tmp = tempDir('nsqd-backlog-');
   const { storage, gate } = gatedStorage(runtime.storage!);
-  const nsqd = new NSQD(
-    { tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', dataPath: tmp.dir, memQueueSize: 0 },
-    { runtime: { ...runtime, storage }, logger: silentLogger },
-  );
-  await nsqd.start();
+  const d = await startNsqd({ memQueueSize: 0 }, { storage });
+  const nsqd = d.nsqd;
   const clients: WireClient[] = [];
   const connect = async () => {
     const c = await WireClient.connect(nsqd.tcpAddress.port);
@@ -103,19 +98,14 @@ test('nsqd: PUB and HTTP /pub answer only once a backlogged disk queue wrote; ot
   } finally {
     gate.open();
     for (const c of clients) c.destroy();
-    await nsqd.close();
-    tmp.remove();
+    await d.close();
   }
 });
 
 test('nsqd: a failing disk turns /ping NOK while publishers wait, and OK again once writes succeed; nothing is lost', async () => {
-  const tmp = tempDir('nsqd-enospc-');
   const { storage, gate } = gatedStorage(runtime.storage!);
-  const nsqd = new NSQD(
-    { tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', dataPath: tmp.dir, memQueueSize: 0 },
-    { runtime: { ...runtime, storage }, logger: silentLogger },
-  );
-  await nsqd.start();
+  const d = await startNsqd({ memQueueSize: 0 }, { storage });
+  const nsqd = d.nsqd;
   const pub = await WireClient.connect(nsqd.tcpAddress.port);
   try {
     await pub.pub('full', 'before');
@@ -144,7 +134,6 @@ test('nsqd: a failing disk turns /ping NOK while publishers wait, and OK again o
   } finally {
     gate.heal();
     pub.destroy();
-    await nsqd.close();
-    tmp.remove();
+    await d.close();
   }
 });

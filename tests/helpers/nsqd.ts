@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Logger, silentLogger } from '../../core/log.ts';
 import { NSQD } from '../../core/nsqd/nsqd.ts';
 import type { NsqdOptions } from '../../core/nsqd/options.ts';
+import type { Runtime } from '../../core/ports.ts';
 import { runtime } from './runtime.ts';
 import { WireClient } from './wire.ts';
 
@@ -20,11 +21,15 @@ export interface TestNsqd {
 /** NSQ_TEST_LOG=debug shows the daemon's log while a test runs. */
 const testLogLevel = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.NSQ_TEST_LOG;
 
-/** Without a --data-path in `opts`, each nsqd gets a fresh temporary one, removed by close(). */
-export async function startNsqd(opts: Partial<NsqdOptions> = {}): Promise<TestNsqd> {
+/**
+ * Without a --data-path in `opts`, each nsqd gets a fresh temporary one,
+ * removed by close(). `adapter` replaces parts of the runtime's adapter (a
+ * Storage that fails on purpose).
+ */
+export async function startNsqd(opts: Partial<NsqdOptions> = {}, adapter: Partial<Runtime> = {}): Promise<TestNsqd> {
   const logger = testLogLevel ? new Logger(testLogLevel as 'debug', '[nsqd] ') : silentLogger;
   const tmp = opts.dataPath === undefined ? mkdtempSync(join(tmpdir(), 'nsqd-test-')) : undefined;
-  const nsqd = new NSQD({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', ...(tmp ? { dataPath: tmp } : {}), ...opts }, { runtime, logger });
+  const nsqd = new NSQD({ tcpAddress: '127.0.0.1:0', httpAddress: '127.0.0.1:0', ...(tmp ? { dataPath: tmp } : {}), ...opts }, { runtime: { ...runtime, ...adapter }, logger });
   const removeTmp = () => tmp && rmSync(tmp, { recursive: true, force: true });
   try {
     await nsqd.start();
