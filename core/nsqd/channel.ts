@@ -3,8 +3,8 @@
 //
 // A message is in exactly one place: the memory queue (up to --mem-queue-size,
 // then the backend queue), in flight with one client (the in-flight table:
-// a map by ID plus a heap by timeout deadline), or deferred (a map plus a heap
-// by due time). Timeouts and due times are not timers: the queue scanner
+// a map by ID plus a queue by timeout deadline, in_flight_queue.ts), or
+// deferred (a map plus a heap by due time). Timeouts and due times are not timers: the queue scanner
 // (queue_scanner.ts) calls processInFlightQueue / processDeferredQueue.
 //
 // Delivery is push-based and synchronous: whenever a message arrives or a
@@ -15,7 +15,9 @@ import { isEphemeral } from '../protocol/names.ts';
 import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
 import { E2eProcessingLatency } from './e2e_latency.ts';
 import { MessagePQueue } from './in_flight_pqueue.ts';
-import { decodeMessage, MSG_HEADER_LENGTH, writeMessage, type Message } from './message.ts';
+import { InFlightQueue } from './in_flight_queue.ts';
+import { decodeMessage, idAt, writeMessage, type Message } from './message.ts';
+import { MessageMap } from './message_map.ts';
 import { RingQueue } from './ring_queue.ts';
 
 /** What a channel needs from a subscribed client (ClientV2 implements it). */
@@ -73,9 +75,9 @@ export class Channel {
   /** --durable and not ephemeral: messages go through the disk queue, held there until FIN. */
   private readonly durable: boolean;
 
-  private readonly inFlight = new Map<string, Message>();
-  private readonly inFlightPQ = new MessagePQueue();
-  private readonly deferred = new Map<string, Message>();
+  private readonly inFlight = new MessageMap();
+  private readonly inFlightPQ = new InFlightQueue();
+  private readonly deferred = new MessageMap();
   private readonly deferredPQ = new MessagePQueue();
 
   private readonly clients = new Map<number, Consumer>();
@@ -151,7 +153,7 @@ export class Channel {
       this.memoryQueue.push(msg);
     } else {
       try {
-        this.backend.putWith(MSG_HEADER_LENGTH + msg.body.length, writeMessage, msg);
+        this.backend.putWith(msg.recordLength, writeMessage, msg);
       } catch (err) {
         this.hooks.onBackendError(err);
         return;
@@ -184,8 +186,8 @@ export class Channel {
     if (!this.clients.delete(client.id)) return;
     this.clientList = [...this.clients.values()];
     if (this.cursor >= this.clientList.length) this.cursor = 0;
-    for (const msg of this.inFlight.values()) {
-      if (msg.clientId !== client.id) continue;
+    const held = this.inFlight.values().filter((m) => m.clientId === client.id);
+    for (const msg of held.sort((a, b) => a.seq - b.seq)) {
       this.removeFromInFlight(msg);
       this.requeueCount++;
       this.put(msg);
@@ -206,6 +208,7 @@ export class Channel {
     const list = this.clientList;
     const n = list.length;
     if (n === 0) return;
+    let now = 0; // one clock read per dispatch: the deadlines of one batch need not differ
     for (;;) {
       let client: Consumer | undefined;
       for (let tried = 0; tried < n; tried++) {
@@ -223,7 +226,8 @@ export class Channel {
       const msg = this.next();
       if (msg === undefined) return;
       if (client.sampleRate > 0 && Math.floor(Math.random() * 100) > client.sampleRate) continue;
-      this.startInFlightTimeout(msg, client);
+      if (now === 0) now = performance.now();
+      this.startInFlightTimeout(msg, client, now);
       client.sendMessage(msg);
     }
   }
@@ -244,12 +248,12 @@ export class Channel {
       }
       // A second copy of a message that is in flight or deferred (redelivered after a crash,
       // at least once): the one held already stands for it.
-      if (this.inFlight.has(m.id) || this.deferred.has(m.id)) continue;
+      if (this.inFlight.has(m) || this.deferred.has(m)) continue;
       // Written while deferred (shutdown): back to the deferred table until its due time.
       const due = this.backend.takeDeferral(m.id);
       if (due !== undefined) {
         const left = due - Date.now();
-        if (left > 0 && !this.deferred.has(m.id)) {
+        if (left > 0) {
           if (this.durable) m.hold = this.backend.hold!();
           this.startDeferredTimeout(m, left);
           continue;
@@ -260,20 +264,19 @@ export class Channel {
     }
   }
 
-  private startInFlightTimeout(msg: Message, client: Consumer): void {
-    const now = performance.now();
+  private startInFlightTimeout(msg: Message, client: Consumer, now: number): void {
     msg.attempts++;
     msg.clientId = client.id;
     msg.deliveryTs = now;
     msg.pri = now + client.msgTimeout;
-    this.inFlight.set(msg.id, msg);
+    this.inFlight.set(msg);
     this.inFlightPQ.push(msg);
   }
 
   private startDeferredTimeout(msg: Message, ms: number): void {
-    if (this.deferred.has(msg.id)) return;
+    if (this.deferred.has(msg)) return;
     msg.pri = performance.now() + ms;
-    this.deferred.set(msg.id, msg);
+    this.deferred.set(msg);
     this.deferredPQ.push(msg);
   }
 
@@ -286,13 +289,12 @@ export class Channel {
   }
 
   private removeFromInFlight(msg: Message): void {
-    this.inFlight.delete(msg.id);
-    if (msg.index >= 0) this.inFlightPQ.remove(msg);
+    this.inFlight.delete(msg);
+    this.inFlightPQ.remove(msg);
   }
 
-  /** The in-flight message `id` if `clientId` holds it; throws NSQ's reason otherwise. */
-  private owned(clientId: number, id: string, cmd: string): Message {
-    const msg = this.inFlight.get(id);
+  /** `msg` (the in-flight message `id`) if `clientId` holds it; throws NSQ's reason otherwise. */
+  private owned(msg: Message | undefined, clientId: number, id: string, cmd: string): Message {
     if (msg === undefined) throw new ClientError(`E_${cmd}_FAILED`, `${cmd} ${id} failed ID not in flight`);
     if (msg.clientId !== clientId) throw new ClientError(`E_${cmd}_FAILED`, `${cmd} ${id} failed client does not own message`);
     return msg;
@@ -301,7 +303,16 @@ export class Channel {
   // ---- FIN, REQ, TOUCH (the caller updates its own counters, then calls clientReady)
 
   finishMessage(clientId: number, id: string): Message {
-    const msg = this.owned(clientId, id, 'FIN');
+    return this.finished(this.owned(this.inFlight.get(id), clientId, id, 'FIN'));
+  }
+
+  /** FIN of the ID whose 16 bytes are at b[at...]: the protocol's fast path, no string made unless it fails. */
+  finishMessageAt(clientId: number, b: Uint8Array, at: number): Message {
+    const msg = this.inFlight.getAt(b, at);
+    return this.finished(msg !== undefined && msg.clientId === clientId ? msg : this.owned(msg, clientId, idAt(b, at), 'FIN'));
+  }
+
+  private finished(msg: Message): Message {
     this.removeFromInFlight(msg);
     this.unhold(msg);
     if (this.e2e !== undefined) this.e2e.insert(msg.timestamp);
@@ -310,8 +321,8 @@ export class Channel {
 
   /** REQ: back to the queue at once (0) or after `timeoutMs` through the deferred table. */
   requeueMessage(clientId: number, id: string, timeoutMs: number): void {
-    const msg = this.owned(clientId, id, 'REQ');
-    if (timeoutMs > 0 && this.deferred.has(id)) throw new ClientError('E_REQ_FAILED', `REQ ${id} failed ID already deferred`);
+    const msg = this.owned(this.inFlight.get(id), clientId, id, 'REQ');
+    if (timeoutMs > 0 && this.deferred.has(msg)) throw new ClientError('E_REQ_FAILED', `REQ ${id} failed ID already deferred`);
     this.removeFromInFlight(msg);
     this.requeueCount++;
     if (timeoutMs === 0) this.put(msg);
@@ -323,7 +334,7 @@ export class Channel {
 
   /** TOUCH: a new deadline of now + msgTimeout, never past delivery + --max-msg-timeout. */
   touchMessage(clientId: number, id: string, msgTimeout: number): void {
-    const msg = this.owned(clientId, id, 'TOUCH');
+    const msg = this.owned(this.inFlight.get(id), clientId, id, 'TOUCH');
     const deadline = Math.min(performance.now() + msgTimeout, msg.deliveryTs + this.hooks.maxMsgTimeout);
     this.inFlightPQ.update(msg, deadline);
   }
@@ -333,10 +344,12 @@ export class Channel {
   /** Requeues every in-flight message whose deadline has passed; true if there was any. */
   processInFlightQueue(now: number): boolean {
     if (this.exiting) return false;
+    this.inFlight.shrink();
+    this.deferred.shrink();
     let dirty = false;
     for (let msg = this.inFlightPQ.peekAndShift(now); msg !== undefined; msg = this.inFlightPQ.peekAndShift(now)) {
       dirty = true;
-      this.inFlight.delete(msg.id);
+      this.inFlight.delete(msg);
       this.timeoutCount++;
       this.clients.get(msg.clientId)?.timedOutMessage();
       this.stalled = false;
@@ -351,7 +364,7 @@ export class Channel {
     let dirty = false;
     for (let msg = this.deferredPQ.peekAndShift(now); msg !== undefined; msg = this.deferredPQ.peekAndShift(now)) {
       dirty = true;
-      this.deferred.delete(msg.id);
+      this.deferred.delete(msg);
       if (this.durable) this.backend.takeDeferral(msg.id); // due now: its next record goes straight out
       this.put(msg);
     }
@@ -412,7 +425,7 @@ export class Channel {
     this.backend.releaseAll?.(); // --durable: they are written again below, the old records may go
     for (const msg of [...rest, ...deferred]) {
       try {
-        this.backend.putWith(MSG_HEADER_LENGTH + msg.body.length, writeMessage, msg);
+        this.backend.putWith(msg.recordLength, writeMessage, msg);
       } catch (err) {
         this.hooks.onBackendError(err);
       }

@@ -2,23 +2,37 @@
 // sharing the id, the body bytes and the timestamp (see topic.ts).
 
 export const MSG_ID_LENGTH = 16;
+const TWO_32 = 4294967296;
 /** timestamp (8) + attempts (2) + id (16): the header before the body, on the wire and on disk. */
 export const MSG_HEADER_LENGTH = 26;
 
 export class Message {
   /** 16 lowercase hex characters; the key of the in-flight and deferred tables. */
   readonly id: string;
-  readonly body: Uint8Array;
-  /** Nanoseconds since the Unix epoch when nsqd accepted the publish. */
-  readonly timestamp: number;
+  /**
+   * The body; or, for a message read from a backend queue (bodyAt =
+   * MSG_HEADER_LENGTH), the whole record it came in, header and body, which
+   * goes out again as it is (writeMessage) with no view made for the body.
+   */
+  readonly bytes: Uint8Array;
+  readonly bodyAt: number;
+  /**
+   * Nanoseconds since the Unix epoch when nsqd accepted the publish, as two
+   * 32-bit words: Go's timestamps (~1.8e18) are past 2^53, where a number
+   * would round them, and a record written again must keep them exact.
+   */
+  tsHigh: number;
+  tsLow: number;
   /** Deliveries so far; incremented just before each delivery. */
   attempts: number;
 
   // Channel bookkeeping, kept on the message to spare a map lookup per event.
   /** Deadline (in flight) or due time (deferred), in performance.now() milliseconds. */
   pri = 0;
-  /** Position in the in-flight or deferred heap, -1 when in neither. */
+  /** Position in the in-flight or deferred heap; -2: in the in-flight ring (in_flight_queue.ts); -1: in neither. */
   index = -1;
+  /** Its number in delivery order (in_flight_queue.ts): the ring's mark of its live entry. */
+  seq = 0;
   /** The client holding it in flight. */
   clientId = 0;
   /** performance.now() at delivery, for TOUCH's --max-msg-timeout bound. */
@@ -27,40 +41,65 @@ export class Message {
   deferred = 0;
   /** --durable: the channel disk queue's hold on the record it came from (-1: none), see diskqueue.ts. */
   hold = -1;
+  /** The ID's hash in the in-flight and deferred tables, -1 until one computes it (message_map.ts). */
+  hash = -1;
 
-  constructor(id: string, body: Uint8Array, timestamp: number, attempts = 0) {
+  /** `timestamp`: nanoseconds, a multiple of 2^8 (what nowNs gives) if past 2^53. */
+  constructor(id: string, bytes: Uint8Array, timestamp: number, attempts = 0, bodyAt = 0) {
     this.id = id;
-    this.body = body;
-    this.timestamp = timestamp;
+    this.bytes = bytes;
+    this.bodyAt = bodyAt;
+    this.tsHigh = Math.floor(timestamp / TWO_32);
+    this.tsLow = timestamp - this.tsHigh * TWO_32;
     this.attempts = attempts;
+  }
+
+  get body(): Uint8Array {
+    return this.bodyAt === 0 ? this.bytes : this.bytes.subarray(this.bodyAt);
+  }
+
+  /** Header + body: the size of its record, and of its frame's data. */
+  get recordLength(): number {
+    return this.bytes.length - this.bodyAt + MSG_HEADER_LENGTH;
+  }
+
+  /** The timestamp as a number (rounded past 2^53: for latencies, not for records). */
+  get timestamp(): number {
+    return this.tsHigh * TWO_32 + this.tsLow;
   }
 
   /** A copy for another channel: same id, body and timestamp. */
   copy(): Message {
-    const m = new Message(this.id, this.body, this.timestamp, this.attempts);
+    const m = new Message(this.id, this.bytes, 0, this.attempts, this.bodyAt);
+    m.tsHigh = this.tsHigh;
+    m.tsLow = this.tsLow;
     m.deferred = this.deferred;
+    m.hash = this.hash;
     return m;
   }
 }
 
-const TWO_32 = 4294967296;
-
 /** Writes the 26-byte header + body at `at` (the frame payload of section 2.4 and the disk record of 7.2). */
 export function writeMessage(dst: Uint8Array, view: DataView, at: number, msg: Message): number {
-  const ts = msg.timestamp;
-  const hi = Math.floor(ts / TWO_32);
-  view.setUint32(at, hi);
-  view.setUint32(at + 4, ts - hi * TWO_32);
-  view.setUint16(at + 8, msg.attempts & 0xffff);
+  const attempts = msg.attempts & 0xffff;
+  if (msg.bodyAt !== 0) {
+    // The record it was read from: same timestamp, ID and body; only the attempts changed.
+    dst.set(msg.bytes, at);
+    view.setUint16(at + 8, attempts);
+    return at + msg.bytes.length;
+  }
+  view.setUint32(at, msg.tsHigh);
+  view.setUint32(at + 4, msg.tsLow);
+  view.setUint16(at + 8, attempts);
   const id = msg.id;
   for (let i = 0; i < MSG_ID_LENGTH; i++) dst[at + 10 + i] = id.charCodeAt(i);
-  dst.set(msg.body, at + MSG_HEADER_LENGTH);
-  return at + MSG_HEADER_LENGTH + msg.body.length;
+  dst.set(msg.bytes, at + MSG_HEADER_LENGTH);
+  return at + MSG_HEADER_LENGTH + msg.bytes.length;
 }
 
 /** Encodes a message as a self-contained record payload (for a backend queue). */
 export function encodeMessage(msg: Message): Uint8Array {
-  const out = new Uint8Array(MSG_HEADER_LENGTH + msg.body.length);
+  const out = new Uint8Array(msg.recordLength);
   writeMessage(out, new DataView(out.buffer), 0, msg);
   return out;
 }
@@ -77,13 +116,15 @@ export function idAt(b: Uint8Array, at: number): string {
   );
 }
 
-/** The inverse of encodeMessage; the body is a view into `data`. (Byte arithmetic: a DataView per record costs more than the rest.) */
+/** The inverse of encodeMessage; the message keeps `data`, which must not change. (Byte arithmetic: a DataView per record costs more than the rest.) */
 export function decodeMessage(data: Uint8Array): Message {
   if (data.length < MSG_HEADER_LENGTH) throw new RangeError(`message record too short (${data.length} bytes)`);
   const hi = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
   const lo = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
   const attempts = (data[8]! << 8) | data[9]!;
-  return new Message(idAt(data, 10), data.subarray(MSG_HEADER_LENGTH), hi * TWO_32 + lo, attempts);
+  const msg = new Message(idAt(data, 10), data, hi * TWO_32, attempts, MSG_HEADER_LENGTH);
+  msg.tsLow = lo;
+  return msg;
 }
 
 /** Current time in nanoseconds since the epoch (sub-microsecond precision is not kept). */

@@ -13,7 +13,7 @@ import { base10, durationMs, goQuote } from '../protocol/go_format.ts';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.ts';
 import { ClientV2, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED } from './client_v2.ts';
 import { identify } from './identify.ts';
-import { idAt, Message, MSG_ID_LENGTH, nowNs } from './message.ts';
+import { Message, MSG_ID_LENGTH, nowNs } from './message.ts';
 import type { NSQD } from './nsqd.ts';
 
 /** nsqd reads commands through a 16 KiB buffer: a longer line closes the connection. */
@@ -200,7 +200,10 @@ export class ProtocolV2 {
     if (end - pos === 4 + MSG_ID_LENGTH && buf[pos] === 0x46 && buf[pos + 1] === 0x49 && buf[pos + 2] === 0x4e && buf[pos + 3] === 0x20) {
       this.nextPos = after;
       this.checkSubscribed('FIN');
-      return this.finish(idAt(buf, pos + 4), after);
+      const client = this.client;
+      client.channel!.finishMessageAt(client.id, buf, pos + 4);
+      client.finishedMessage();
+      return after;
     }
     const line = latin1(buf, pos, end);
     const params = line.split(' ');

@@ -10,7 +10,7 @@ import { isEphemeral } from '../protocol/names.ts';
 import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
 import { Channel, type ChannelHooks } from './channel.ts';
 import { GuidFactory } from './guid.ts';
-import { decodeMessage, MSG_HEADER_LENGTH, writeMessage, type Message } from './message.ts';
+import { decodeMessage, writeMessage, type Message } from './message.ts';
 import { RingQueue } from './ring_queue.ts';
 
 /** The channel hooks less the one the topic supplies itself (an ephemeral channel's last client leaving). */
@@ -113,7 +113,7 @@ export class Topic {
   /** A DPUB message keeps its deferral on disk as a note beside the record (diskqueue.ts). */
   private toBackend(msg: Message): void {
     if (msg.deferred > 0) this.backend.setDeferral(msg.id, msg.deferred);
-    this.backend.putWith(MSG_HEADER_LENGTH + msg.body.length, writeMessage, msg);
+    this.backend.putWith(msg.recordLength, writeMessage, msg);
   }
 
   private distribute(msg: Message): void {

@@ -1,7 +1,7 @@
 // Server-to-client frames (PROTOCOL.md 2.3): [int32 size][int32 type][data],
 // size = len(data) + 4. Frames are encoded straight into a growable buffer
 // that is handed to the socket once per batch of work.
-import { MSG_HEADER_LENGTH, writeMessage, type Message } from '../nsqd/message.ts';
+import { writeMessage, type Message } from '../nsqd/message.ts';
 
 export const FRAME_TYPE_RESPONSE = 0;
 export const FRAME_TYPE_ERROR = 1;
@@ -32,7 +32,7 @@ export class OutputBuffer {
   }
 
   appendMessage(msg: Message): void {
-    const size = 4 + MSG_HEADER_LENGTH + msg.body.length;
+    const size = 4 + msg.recordLength;
     this.reserve(4 + size);
     const at = this.length;
     this.view.setUint32(at, size);

@@ -220,6 +220,17 @@ test('GuidFactory: two factories started 1 ms apart do not collide', () => {
 
 // ---- message codec
 
+test('a record written again keeps a Go timestamp to the nanosecond (past 2^53)', () => {
+  const rec = new Uint8Array(MSG_HEADER_LENGTH + 3);
+  const view = new DataView(rec.buffer);
+  view.setBigUint64(0, 1795523123701656371n); // time.Now().UnixNano() as Go nsqd writes it
+  view.setUint16(8, 2);
+  rec.set(new TextEncoder().encode('0a1b2c3d4e5f6789abc'), 10);
+  const again = encodeMessage(decodeMessage(rec).copy());
+  assert.equal(new DataView(again.buffer).getBigUint64(0), 1795523123701656371n);
+  assert.deepEqual(again, rec);
+});
+
 test('encodeMessage/decodeMessage round trip: timestamp, attempts, id, body', () => {
   const g = new GuidFactory(9);
   const body = new Uint8Array(1000);
