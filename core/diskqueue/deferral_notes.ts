@@ -27,6 +27,10 @@ export class DeferralNotes {
     this.name = queueName;
   }
 
+  get size(): number {
+    return this.notes.size;
+  }
+
   set(id: string, value: number): void {
     this.notes.set(id, value);
     this.dirty = true;

@@ -64,7 +64,7 @@ import type { Storage } from '../ports.ts';
 import type { BackendQueue, RecordWriter } from '../nsqd/backend_queue.ts';
 import { deferredFileName, metaFileName, segmentFileName } from './files.ts';
 import { kick, runTask, stopTimers } from './lane.ts';
-import { deleteFinished, moveForward, refill, resetReadAhead } from './reader.ts';
+import { deleteFinished, moveForward, refill, resetReadAhead, takePrefetched } from './reader.ts';
 import { corrupt, openQueue } from './recovery.ts';
 import { errorText, QueueState } from './state.ts';
 import { doSync, op, releaseWaiters } from './sync.ts';
@@ -170,6 +170,7 @@ export class DiskQueue extends QueueState implements BackendQueue {
         return this.rbuf.subarray(off + 4, end);
       }
     }
+    if (takePrefetched(this)) return this.read();
     this.wantReadable = true;
     refill(this);
     return undefined;
@@ -209,6 +210,10 @@ export class DiskQueue extends QueueState implements BackendQueue {
 
   takeDeferral(id: string): number | undefined {
     return this.notes.take(id);
+  }
+
+  hasDeferrals(): boolean {
+    return this.notes.size > 0;
   }
 
   /** Drops every record (and its files); records put afterwards are kept. */

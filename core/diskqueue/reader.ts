@@ -4,7 +4,12 @@
 // - read() (diskqueue.ts) is synchronous: records are views into a read-ahead
 //   buffer (at most READ_AHEAD bytes, or one record if bigger) refilled
 //   asynchronously from the taken position; when it runs dry, read() returns
-//   undefined and onReadable fires once records are ready again. Only data
+//   undefined and onReadable fires once records are ready again.
+// - Double buffering: once a buffer is loaded, the chunk after it in the same
+//   segment is read into a second one (prefetch), which read() takes over
+//   when the first runs dry. Without it each refill stalled consumers for a
+//   round trip to the disk or the runtime's I/O threads, every 2,000 or so
+//   messages. The next chunk starts after the last whole record of a buffer. Only data
 //   already handed to the OS is read: the write segment up to the write
 //   position. Memory therefore stays bounded by the write batch and one
 //   read-ahead buffer per queue, whatever the depth.
@@ -32,6 +37,7 @@ export function resetReadAhead(q: QueueState): void {
   q.rbuf = EMPTY;
   q.rview = new DataView(EMPTY.buffer);
   q.roff = q.rend = 0;
+  q.pbuf = undefined;
   q.readEnd = Infinity;
   q.readEndOf = -1;
 }
@@ -55,7 +61,7 @@ export function moveForward(q: QueueState): void {
 export async function deleteFinished(q: QueueState, upTo: number): Promise<void> {
   while (q.finished.length > 0 && q.finished[0]! < upTo) {
     const num = q.finished.shift()!;
-    if (q.readHandleNum === num && !q.refilling) {
+    if (q.readHandleNum === num && !q.refilling && !q.prefetching) {
       const r = q.readHandle;
       q.readHandle = undefined;
       q.readHandleNum = -1;
@@ -67,7 +73,7 @@ export async function deleteFinished(q: QueueState, upTo: number): Promise<void>
 
 /** Starts a refill unless one runs; fires onReadable if read() came back empty and records are ready. */
 export function refill(q: QueueState): void {
-  if (q.refilling || !q.ready || q.closed || q.recovering) return;
+  if (q.refilling || q.prefetching || !q.ready || q.closed || q.recovering) return; // a prefetch landing refills if it must
   q.refilling = true;
   const gen = q.gen;
   doRefill(q, gen).then(
@@ -78,6 +84,7 @@ export function refill(q: QueueState): void {
         q.wantReadable = false;
         q.onReadable?.();
       }
+      prefetch(q);
     },
     (err) => {
       q.refilling = false;
@@ -177,6 +184,72 @@ async function doRefill(q: QueueState, gen: number): Promise<void> {
     q.rview = view;
     q.roff = 0;
     q.rend = got;
+    q.rendPos = pos + wholeRecords(q, view, got);
     return;
   }
+}
+
+/** The length of the whole, plausible records at the start of a chunk (the rest is read again with the next one; read() reports bad data). */
+function wholeRecords(q: QueueState, view: DataView, got: number): number {
+  let at = 0;
+  while (at + 4 <= got) {
+    const len = view.getInt32(at);
+    if (len < q.o.minMsgSize || len > q.o.maxMsgSize || at + 4 + len > got) break;
+    at += 4 + len;
+  }
+  return at;
+}
+
+/** Reads the chunk after the read-ahead buffer, if it is in the same segment (see the top of this file). */
+export function prefetch(q: QueueState): void {
+  if (q.prefetching || q.refilling || q.pbuf !== undefined || q.closed || q.recovering) return;
+  const num = q.readFileNum;
+  const fh = q.readHandle;
+  if (fh === undefined || q.readHandleNum !== num) return;
+  const pos = q.rendPos;
+  const end = num < q.writeFileNum ? (q.readEndOf === num ? q.readEnd : 0) : q.writePos;
+  if (end - pos < 4) return;
+  const buf = new Uint8Array(Math.min(READ_AHEAD, end - pos));
+  const gen = q.gen;
+  q.prefetching = true;
+  fh.read(buf, pos).then(
+    (got) => {
+      q.prefetching = false;
+      if (q.closed) return;
+      const whole = gen === q.gen ? wholeRecords(q, new DataView(buf.buffer), got) : 0;
+      if (whole > 0) {
+        q.pbuf = buf;
+        q.pnum = num;
+        q.ppos = pos;
+        q.pend = got;
+        q.pwhole = whole;
+      } // else a record bigger than a chunk, or bad data: the refill meets it in order
+      if (!q.wantReadable || q.rend - q.roff >= 4) return;
+      if (takePrefetched(q)) {
+        q.wantReadable = false;
+        q.onReadable?.();
+      } else {
+        refill(q);
+      }
+    },
+    () => {
+      q.prefetching = false; // the refill reads it again, and reports what fails
+      if (q.wantReadable) refill(q);
+    },
+  );
+}
+
+/** read() ran dry: takes the prefetched chunk if it starts where reading is; true if it did. */
+export function takePrefetched(q: QueueState): boolean {
+  const buf = q.pbuf;
+  if (buf === undefined) return false;
+  q.pbuf = undefined;
+  if (q.pnum !== q.readFileNum || q.ppos !== q.readPos) return false;
+  q.rbuf = buf;
+  q.rview = new DataView(buf.buffer);
+  q.roff = 0;
+  q.rend = q.pend;
+  q.rendPos = q.ppos + q.pwhole;
+  prefetch(q);
+  return true;
 }

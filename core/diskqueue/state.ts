@@ -58,6 +58,15 @@ export class QueueState {
   rview: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   roff = 0;
   rend = 0;
+  /** The file position where rbuf's whole records end: where the next chunk starts. */
+  rendPos = 0;
+  // The next chunk, read while rbuf is consumed: pbuf[0, pend) holds bytes of segment pnum from ppos on, whole records up to pwhole.
+  pbuf: Uint8Array | undefined;
+  pnum = -1;
+  ppos = 0;
+  pend = 0;
+  pwhole = 0;
+  prefetching = false;
   /** End of segment readFileNum once it is finished (its size), else Infinity. */
   readEnd = Infinity;
   readEndOf = -1;

@@ -28,6 +28,8 @@ export interface BackendQueue {
    */
   setDeferral(id: string, value: number): void;
   takeDeferral(id: string): number | undefined;
+  /** Whether any note is kept (when none, a reader need not even make the ID to ask). */
+  hasDeferrals(): boolean;
   /**
    * Optional (disk queues): keep the record read() just returned on disk
    * until release(), so a crash delivers it again (--durable in-flight and
@@ -85,6 +87,9 @@ export class MemoryBackendQueue implements BackendQueue {
     this.notes.delete(id);
     return v;
   }
+  hasDeferrals(): boolean {
+    return this.notes.size > 0;
+  }
 }
 
 /** Ephemeral topics and channels: what overflows memory is dropped, as NSQ's dummy backend. */
@@ -105,5 +110,8 @@ export class DiscardBackendQueue implements BackendQueue {
   setDeferral(): void {}
   takeDeferral(): undefined {
     return undefined;
+  }
+  hasDeferrals(): boolean {
+    return false;
   }
 }

@@ -250,7 +250,7 @@ export class Channel {
       // at least once): the one held already stands for it.
       if (this.inFlight.has(m) || this.deferred.has(m)) continue;
       // Written while deferred (shutdown): back to the deferred table until its due time.
-      const due = this.backend.takeDeferral(m.id);
+      const due = this.backend.hasDeferrals() ? this.backend.takeDeferral(m.id) : undefined;
       if (due !== undefined) {
         const left = due - Date.now();
         if (left > 0) {

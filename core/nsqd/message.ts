@@ -7,8 +7,8 @@ const TWO_32 = 4294967296;
 export const MSG_HEADER_LENGTH = 26;
 
 export class Message {
-  /** 16 lowercase hex characters; the key of the in-flight and deferred tables. */
-  readonly id: string;
+  /** The ID, 16 characters (lowercase hex from NSQ), or '' until `id` makes it from the record's bytes. */
+  private _id: string;
   /**
    * The body; or, for a message read from a backend queue (bodyAt =
    * MSG_HEADER_LENGTH), the whole record it came in, header and body, which
@@ -41,17 +41,25 @@ export class Message {
   deferred = 0;
   /** --durable: the channel disk queue's hold on the record it came from (-1: none), see diskqueue.ts. */
   hold = -1;
-  /** The ID's hash in the in-flight and deferred tables, -1 until one computes it (message_map.ts). */
+  /** The ID's hash and 64-bit key in the in-flight and deferred tables; hash -1 until one computes them (message_map.ts). */
   hash = -1;
+  keyHi = 0;
+  keyLo = 0;
 
-  /** `timestamp`: nanoseconds, a multiple of 2^8 (what nowNs gives) if past 2^53. */
-  constructor(id: string, bytes: Uint8Array, timestamp: number, attempts = 0, bodyAt = 0) {
-    this.id = id;
+  /** Its parts as they are; see newMessage (published now) and decodeMessage (read back). */
+  constructor(id: string, bytes: Uint8Array, tsHigh: number, tsLow: number, attempts: number, bodyAt: number) {
+    this._id = id;
     this.bytes = bytes;
     this.bodyAt = bodyAt;
-    this.tsHigh = Math.floor(timestamp / TWO_32);
-    this.tsLow = timestamp - this.tsHigh * TWO_32;
+    this.tsHigh = tsHigh;
+    this.tsLow = tsLow;
     this.attempts = attempts;
+  }
+
+  /** 16 characters, one per byte of the ID on the wire. Read back from a backend, made on first use: most are never asked. */
+  get id(): string {
+    const id = this._id;
+    return id !== '' ? id : (this._id = idAt(this.bytes, 10));
   }
 
   get body(): Uint8Array {
@@ -70,13 +78,19 @@ export class Message {
 
   /** A copy for another channel: same id, body and timestamp. */
   copy(): Message {
-    const m = new Message(this.id, this.bytes, 0, this.attempts, this.bodyAt);
-    m.tsHigh = this.tsHigh;
-    m.tsLow = this.tsLow;
+    const m = new Message(this._id, this.bytes, this.tsHigh, this.tsLow, this.attempts, this.bodyAt);
     m.deferred = this.deferred;
     m.hash = this.hash;
+    m.keyHi = this.keyHi;
+    m.keyLo = this.keyLo;
     return m;
   }
+}
+
+/** A message published now (PUB, MPUB, DPUB, /pub, /mpub); `ns` from nowNs() (a multiple of 2^8 past 2^53, so exact). */
+export function newMessage(id: string, body: Uint8Array, ns: number, attempts = 0): Message {
+  const hi = Math.floor(ns / TWO_32);
+  return new Message(id, body, hi, ns - hi * TWO_32, attempts, 0);
 }
 
 /** Writes the 26-byte header + body at `at` (the frame payload of section 2.4 and the disk record of 7.2). */
@@ -122,9 +136,7 @@ export function decodeMessage(data: Uint8Array): Message {
   const hi = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
   const lo = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
   const attempts = (data[8]! << 8) | data[9]!;
-  const msg = new Message(idAt(data, 10), data, hi * TWO_32, attempts, MSG_HEADER_LENGTH);
-  msg.tsLow = lo;
-  return msg;
+  return new Message('', data, hi, lo, attempts, MSG_HEADER_LENGTH);
 }
 
 /** Current time in nanoseconds since the epoch (sub-microsecond precision is not kept). */

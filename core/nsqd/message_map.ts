@@ -1,60 +1,87 @@
 // Messages by ID: a channel's in-flight and deferred tables (NSQ's
 // inFlightMessages and deferredMessages maps).
 //
-// Not a Map<string, Message>: every delivery inserts, every FIN looks up and
-// deletes, and on V8 a Map keyed by fresh strings costs 3-8 times what this
-// does (each key's hash is computed by the engine, deletions leave holes that
-// a rehash must clear). Here it is open addressing with linear probing over a
-// power-of-two array: the hash of the ID's 16 character codes is
-// computed once per message and kept on it, and a FIN is looked up straight
-// from the bytes it came in (getAt), with no string made for it. Deletion shifts the following
-// entries back (Knuth's algorithm R), so there are no tombstones.
+// Every delivery inserts, every FIN looks up and deletes, and a FIN's ID
+// arrives as 16 bytes. So the key is not the ID string but the 64-bit number
+// the ID spells in hex (NSQ's IDs are 16 lowercase hex digits), parsed from
+// the FIN's bytes in place; no string is made for a FIN. The table is open
+// addressing with linear probing over power-of-two typed arrays of hashes and
+// keys, so a probe compares numbers and touches no message (a message
+// delivered thousands of messages ago is out of the CPU's caches). Deletion
+// shifts the following entries back (Knuth's algorithm R): no tombstones.
+// An ID that is not lowercase hex (any 16 bytes are valid on the wire) gets a
+// key derived from its bytes and a flag bit in its hash; those entries are
+// compared by string as well.
 import type { Message } from './message.ts';
 
 const MIN_CAPACITY = 64;
 const EMPTY = -1;
+/** Set in the hash of an ID that is not lowercase hex: its key does not identify it. */
+const IRREGULAR = 0x40000000;
 
-// The hash reads the ID as four big-endian 32-bit words, each mixed in with
-// one multiply (a chain of 4 multiplies instead of 16 for a byte-wise hash).
+/** Hex digit values; 16 marks a byte that is not a lowercase hex digit. */
+const HEX = new Uint8Array(256).fill(16);
+for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;
+
+// The key of the last ID parsed (out-parameters, to allocate nothing per call).
+let keyHi = 0;
+let keyLo = 0;
+
 function mix(h: number, w: number): number {
   h = Math.imul(h ^ w, 0x9e3779b1);
   return h ^ (h >>> 15);
 }
 
-function word(id: string, i: number): number {
-  return (id.charCodeAt(i) << 24) | (id.charCodeAt(i + 1) << 16) | (id.charCodeAt(i + 2) << 8) | id.charCodeAt(i + 3);
+/** Sets keyHi/keyLo from the ID's 16 hex digit values and returns its 30-bit hash; -1 if a digit is not one (16). */
+function parseKey(d0: number, d1: number, d2: number, d3: number, d4: number, d5: number, d6: number, d7: number,
+  d8: number, d9: number, d10: number, d11: number, d12: number, d13: number, d14: number, d15: number): number {
+  const bad = d0 | d1 | d2 | d3 | d4 | d5 | d6 | d7 | d8 | d9 | d10 | d11 | d12 | d13 | d14 | d15;
+  if ((bad & 16) === 0) {
+    keyHi = (d0 << 28) | (d1 << 24) | (d2 << 20) | (d3 << 16) | (d4 << 12) | (d5 << 8) | (d6 << 4) | d7;
+    keyLo = (d8 << 28) | (d9 << 24) | (d10 << 20) | (d11 << 16) | (d12 << 12) | (d13 << 8) | (d14 << 4) | d15;
+    return mix(mix(0x811c9dc5, keyHi), keyLo) >>> 2;
+  }
+  return -1;
 }
 
-/** The hash of a 16-character ID (its characters are the bytes on the wire: IDs are latin1); 30 bits, a small integer on every engine. */
-export function idHash(id: string): number {
-  return mix(mix(mix(mix(0x811c9dc5, word(id, 0)), word(id, 4)), word(id, 8)), word(id, 12)) >>> 2;
-}
-
-function bytesWord(b: Uint8Array, i: number): number {
-  return (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
-}
-
-/** idHash of the ID whose 16 bytes are at b[at...]. */
-function bytesHash(b: Uint8Array, at: number): number {
-  return mix(mix(mix(mix(0x811c9dc5, bytesWord(b, at)), bytesWord(b, at + 4)), bytesWord(b, at + 8)), bytesWord(b, at + 12)) >>> 2;
-}
-
-function hashOf(msg: Message): number {
-  const h = msg.hash;
+/** The hash (and keyHi/keyLo) of the ID whose 16 bytes are at b[at...]; IRREGULAR is set if it is not lowercase hex. */
+function bytesKey(b: Uint8Array, at: number): number {
+  const h = parseKey(HEX[b[at]!]!, HEX[b[at + 1]!]!, HEX[b[at + 2]!]!, HEX[b[at + 3]!]!, HEX[b[at + 4]!]!, HEX[b[at + 5]!]!,
+    HEX[b[at + 6]!]!, HEX[b[at + 7]!]!, HEX[b[at + 8]!]!, HEX[b[at + 9]!]!, HEX[b[at + 10]!]!, HEX[b[at + 11]!]!,
+    HEX[b[at + 12]!]!, HEX[b[at + 13]!]!, HEX[b[at + 14]!]!, HEX[b[at + 15]!]!);
   if (h >= 0) return h;
-  // Read from a backend, the ID's bytes are at 10 in its record: cheaper than the string's characters.
-  return (msg.hash = msg.bodyAt !== 0 ? bytesHash(msg.bytes, 10) : idHash(msg.id));
+  keyHi = mix((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!, (b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!);
+  keyLo = mix((b[at + 8]! << 24) | (b[at + 9]! << 16) | (b[at + 10]! << 8) | b[at + 11]!, (b[at + 12]! << 24) | (b[at + 13]! << 16) | (b[at + 14]! << 8) | b[at + 15]!);
+  return (mix(mix(0x811c9dc5, keyHi), keyLo) >>> 2) | IRREGULAR;
 }
 
-function sameId(id: string, b: Uint8Array, at: number): boolean {
-  for (let i = 0; i < 16; i++) if (id.charCodeAt(i) !== b[at + i]) return false;
-  return true;
+const scratch = new Uint8Array(16);
+
+/** The hash (and keyHi/keyLo) of a 16-character ID string (one char per byte, as read). */
+function idKey(id: string): number {
+  for (let i = 0; i < 16; i++) {
+    const c = id.charCodeAt(i);
+    scratch[i] = c > 0xff ? 0 : c; // (never from the wire) a non-hex byte: IRREGULAR, compared by string
+  }
+  return bytesKey(scratch, 0);
+}
+
+/** The message's hash, computed once and kept on it with its key. */
+function keyOf(msg: Message): number {
+  if (msg.hash >= 0) return msg.hash;
+  // Read from a backend, the ID's bytes are at 10 in its record: no string to read.
+  const h = msg.bodyAt !== 0 ? bytesKey(msg.bytes, 10) : idKey(msg.id);
+  msg.keyHi = keyHi;
+  msg.keyLo = keyLo;
+  return (msg.hash = h);
 }
 
 export class MessageMap {
   private slots: (Message | undefined)[] = [];
-  /** Each slot's message hash, EMPTY if none: probes compare these without touching the messages. */
+  /** Each slot's hash (EMPTY if none) and key: probes compare these without touching the messages. */
   private hashes = new Int32Array(0);
+  private his = new Int32Array(0);
+  private los = new Int32Array(0);
   private mask = 0;
   size = 0;
 
@@ -63,38 +90,28 @@ export class MessageMap {
   }
 
   get(id: string): Message | undefined {
-    const hashes = this.hashes;
-    const mask = this.mask;
-    const h = idHash(id);
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const x = hashes[i]!;
-      if (x === EMPTY) return undefined;
-      if (x === h && this.slots[i]!.id === id) return this.slots[i];
-    }
+    const h = idKey(id);
+    const i = this.find(h, keyHi, keyLo, id);
+    return i < 0 ? undefined : this.slots[i];
   }
 
   /** The message whose 16-byte ID is at b[at...]. */
   getAt(b: Uint8Array, at: number): Message | undefined {
-    const hashes = this.hashes;
-    const mask = this.mask;
-    const h = bytesHash(b, at);
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const x = hashes[i]!;
-      if (x === EMPTY) return undefined;
-      if (x === h && sameId(this.slots[i]!.id, b, at)) return this.slots[i];
-    }
+    const h = bytesKey(b, at);
+    const i = this.find(h, keyHi, keyLo, h & IRREGULAR ? String.fromCharCode(...b.subarray(at, at + 16)) : '');
+    return i < 0 ? undefined : this.slots[i];
   }
 
   /** Whether a message with msg's ID is here (msg itself or another copy). */
   has(msg: Message): boolean {
-    return this.size > 0 && this.find(msg.id, hashOf(msg)) >= 0;
+    return this.size > 0 && this.find(keyOf(msg), msg.keyHi, msg.keyLo, msg.id) >= 0;
   }
 
   /** Adds `msg`, or replaces the message with its ID. */
   set(msg: Message): void {
     if ((this.size + 1) * 2 > this.slots.length) this.resize(this.slots.length * 2);
-    const h = hashOf(msg);
-    const found = this.find(msg.id, h);
+    const h = keyOf(msg);
+    const found = this.find(h, msg.keyHi, msg.keyLo, msg.id);
     if (found >= 0) {
       this.slots[found] = msg;
       return;
@@ -104,17 +121,19 @@ export class MessageMap {
     let i = h & mask;
     while (hashes[i] !== EMPTY) i = (i + 1) & mask;
     hashes[i] = h;
+    this.his[i] = msg.keyHi;
+    this.los[i] = msg.keyLo;
     this.slots[i] = msg;
     this.size++;
   }
 
   /** Removes `msg` (this very message, found by its stored hash); false if it was not here. */
   delete(msg: Message): boolean {
-    const slots = this.slots;
-    const hashes = this.hashes;
-    const mask = this.mask;
-    let i = msg.hash & mask;
-    for (let x = hashes[i]!; x !== msg.hash || slots[i] !== msg; x = hashes[i]!) {
+    const { slots, hashes, his, los, mask } = this;
+    const h = msg.hash;
+    if (h < 0) return false;
+    let i = h & mask;
+    for (let x = hashes[i]!; x !== h || slots[i] !== msg; x = hashes[i]!) {
       if (x === EMPTY) return false;
       i = (i + 1) & mask;
     }
@@ -127,6 +146,8 @@ export class MessageMap {
       if (hole <= j ? home <= hole || home > j : home <= hole && home > j) {
         slots[hole] = slots[j];
         hashes[hole] = x;
+        his[hole] = his[j]!;
+        los[hole] = los[j]!;
         hole = j;
       }
     }
@@ -155,28 +176,31 @@ export class MessageMap {
   }
 
   clear(): void {
-    this.slots = new Array(MIN_CAPACITY).fill(undefined);
-    this.hashes = new Int32Array(MIN_CAPACITY).fill(EMPTY);
-    this.mask = MIN_CAPACITY - 1;
+    this.alloc(MIN_CAPACITY);
     this.size = 0;
   }
 
-  /** The slot of the message with this ID and hash, -1 if none. */
-  private find(id: string, h: number): number {
-    const hashes = this.hashes;
-    const mask = this.mask;
+  /** The slot holding this hash and key (and, for an IRREGULAR hash, this ID), -1 if none. */
+  private find(h: number, hi: number, lo: number, id: string): number {
+    const { hashes, his, los, mask } = this;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const x = hashes[i]!;
       if (x === EMPTY) return -1;
-      if (x === h && this.slots[i]!.id === id) return i;
+      if (x === h && los[i] === lo && his[i] === hi && ((h & IRREGULAR) === 0 || this.slots[i]!.id === id)) return i;
     }
+  }
+
+  private alloc(capacity: number): void {
+    this.slots = new Array(capacity).fill(undefined);
+    this.hashes = new Int32Array(capacity).fill(EMPTY);
+    this.his = new Int32Array(capacity);
+    this.los = new Int32Array(capacity);
+    this.mask = capacity - 1;
   }
 
   private resize(capacity: number): void {
     const old = this.slots;
-    this.slots = new Array(capacity).fill(undefined);
-    this.hashes = new Int32Array(capacity).fill(EMPTY);
-    this.mask = capacity - 1;
+    this.alloc(capacity);
     this.size = 0;
     for (const m of old) if (m !== undefined) this.set(m);
   }

@@ -140,7 +140,7 @@ export class Topic {
         if (record === undefined) return;
         try {
           msg = decodeMessage(record);
-          const deferred = this.backend.takeDeferral(msg.id);
+          const deferred = this.backend.hasDeferrals() ? this.backend.takeDeferral(msg.id) : undefined;
           if (deferred !== undefined) msg.deferred = deferred;
         } catch (err) {
           this.hooks.onBackendError(err);

@@ -112,6 +112,32 @@ test('records come back in order across segments and read-ahead refills, while b
   }
 });
 
+test('a big segment read in read-ahead chunks: records cut at chunk ends, one bigger than a chunk, reading while writing', async () => {
+  const t = tempDir();
+  try {
+    const { q } = openQueue(t.dir, { maxMsgSize: 1024 * 1024 });
+    const size = (i: number) => (i === 3000 ? 300 * 1024 : 30 + ((i * 7919) % 1500)); // 300 KiB: more than one chunk
+    const N = 12000;
+    const got: Uint8Array[] = [];
+    for (let i = 0; i < N / 2; i++) q.put(payload(i, size(i)));
+    await q.sync();
+    // Half written before reading, half while reading: the last chunks come from the write segment's end.
+    for (let i = N / 2; i < N; i++) {
+      q.put(payload(i, size(i)));
+      if (i % 500 === 0) got.push(...(await take(q, 400)));
+    }
+    got.push(...(await take(q, N - got.length, 10000)));
+    for (let i = 0; i < N; i++) {
+      if (label(got[i]!) !== range(i, i + 1)[0] || got[i]!.length !== size(i)) assert.fail(`record ${i}: ${label(got[i]!)}, ${got[i]!.length} bytes`);
+    }
+    assert.equal(q.depth(), 0);
+    assert.equal(q.read(), undefined);
+    await q.close();
+  } finally {
+    t.remove();
+  }
+});
+
 test('close and reopen under several writers and readers: every record once, each writer in order', async () => {
   const t = tempDir();
   try {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GuidFactory } from '../../core/nsqd/guid.ts';
 import { InFlightQueue } from '../../core/nsqd/in_flight_queue.ts';
-import { encodeMessage, decodeMessage, Message } from '../../core/nsqd/message.ts';
+import { encodeMessage, decodeMessage, newMessage, type Message } from '../../core/nsqd/message.ts';
 import { MessageMap } from '../../core/nsqd/message_map.ts';
 
 /** A repeatable pseudo-random sequence (mulberry32). */
@@ -31,7 +31,7 @@ test('MessageMap: set, get, getAt, has and delete agree with a Map through growt
     const phase = Math.floor(step / 15_000) % 2 === 0;
     if (r < (phase ? 0.6 : 0.3)) {
       // Half the new messages come back from a record, as from a disk queue (hashed from bytes).
-      const fresh = new Message(guid.next(), body, 1e18);
+      const fresh = newMessage(guid.next(), body, 1e18);
       const msg = rnd() < 0.5 ? decodeMessage(encodeMessage(fresh)) : fresh;
       map.set(msg);
       model.set(msg.id, msg);
@@ -66,7 +66,7 @@ test('MessageMap: set, get, getAt, has and delete agree with a Map through growt
 
 test('MessageMap: a second message with the same ID replaces the first', () => {
   const map = new MessageMap();
-  const a = new Message('0123456789abcdef', new Uint8Array(0), 0);
+  const a = newMessage('0123456789abcdef', new Uint8Array(0), 0);
   const b = a.copy();
   map.set(a);
   map.set(b);
@@ -74,6 +74,24 @@ test('MessageMap: a second message with the same ID replaces the first', () => {
   assert.equal(map.get(a.id), b);
   assert.equal(map.delete(a), false, 'the replaced message is no longer there');
   assert.ok(map.delete(b));
+});
+
+test('MessageMap: IDs that are not lowercase hex are told apart byte by byte', () => {
+  const map = new MessageMap();
+  const ids = ['00000000000000aa', '00000000000000AA', '00000000000000Aa', 'zzzzzzzzzzzzzzzz', 'zzzzzzzzzzzzzzz\xff', '\x00'.repeat(16)];
+  const msgs = ids.map((id) => newMessage(id, new Uint8Array(0), 0));
+  for (const m of msgs) map.set(m);
+  assert.equal(map.size, ids.length);
+  for (const m of msgs) {
+    assert.equal(map.get(m.id), m);
+    assert.equal(map.getAt(latin1(m.id), 0), m);
+    const record = decodeMessage(encodeMessage(m));
+    assert.ok(map.has(record), `found from its record: ${JSON.stringify(m.id)}`);
+  }
+  assert.equal(map.get('00000000000000aB'), undefined);
+  assert.equal(map.get('\u0130'.repeat(16)), undefined, 'a string no wire could carry matches nothing');
+  for (const m of msgs) assert.ok(map.delete(m));
+  assert.equal(map.size, 0);
 });
 
 test('InFlightQueue: expires in deadline order through FINs, TOUCHes, shorter timeouts and re-deliveries', () => {
@@ -92,7 +110,7 @@ test('InFlightQueue: expires in deadline order through FINs, TOUCHes, shorter ti
     now += rnd() * 2;
     const r = rnd();
     if (r < 0.45 || live.size === 0) {
-      const msg = new Message(guid.next(), new Uint8Array(0), 0);
+      const msg = newMessage(guid.next(), new Uint8Array(0), 0);
       all.push(msg);
       deliver(msg, rnd() < 0.9 ? 1000 : 200); // most share one timeout; some clients have a shorter one
     } else if (r < 0.85) {
@@ -127,11 +145,11 @@ test('InFlightQueue: expires in deadline order through FINs, TOUCHes, shorter ti
 test('InFlightQueue: a message held past many FINs does not keep their entries', () => {
   const q = new InFlightQueue();
   const guid = new GuidFactory(5);
-  const held = new Message(guid.next(), new Uint8Array(0), 0);
+  const held = newMessage(guid.next(), new Uint8Array(0), 0);
   held.pri = 1;
   q.push(held);
   for (let i = 0; i < 200_000; i++) {
-    const m = new Message(guid.next(), new Uint8Array(0), 0);
+    const m = newMessage(guid.next(), new Uint8Array(0), 0);
     m.pri = 2 + i;
     q.push(m);
     q.remove(m);

@@ -7,7 +7,7 @@ import { parseFlags, type FlagSpec } from '../../core/config/flags.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { GuidFactory } from '../../core/nsqd/guid.ts';
 import { MessagePQueue } from '../../core/nsqd/in_flight_pqueue.ts';
-import { decodeMessage, encodeMessage, Message, MSG_HEADER_LENGTH, nowNs } from '../../core/nsqd/message.ts';
+import { decodeMessage, encodeMessage, newMessage, type Message, MSG_HEADER_LENGTH, nowNs } from '../../core/nsqd/message.ts';
 import { buildOptions, NSQD_FLAGS } from '../../core/nsqd/options.ts';
 import { RingQueue } from '../../core/nsqd/ring_queue.ts';
 import { isEphemeral, isValidChannelName, isValidTopicName } from '../../core/protocol/names.ts';
@@ -15,7 +15,7 @@ import { isEphemeral, isValidChannelName, isValidTopicName } from '../../core/pr
 const ID_RE = /^[0-9a-f]{16}$/;
 
 function msg(pri: number, n = 0): Message {
-  const m = new Message(n.toString(16).padStart(16, '0'), new Uint8Array(0), 0);
+  const m = newMessage(n.toString(16).padStart(16, '0'), new Uint8Array(0), 0);
   m.pri = pri;
   return m;
 }
@@ -236,7 +236,7 @@ test('encodeMessage/decodeMessage round trip: timestamp, attempts, id, body', ()
   const body = new Uint8Array(1000);
   for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff;
   for (const attempts of [0, 1, 7, 65535]) {
-    const m = new Message(g.next(), body, nowNs(), attempts);
+    const m = newMessage(g.next(), body, nowNs(), attempts);
     const rec = encodeMessage(m);
     assert.equal(rec.length, MSG_HEADER_LENGTH + body.length);
     // the 8-byte big-endian nanosecond timestamp, as Go writes it
@@ -251,9 +251,9 @@ test('encodeMessage/decodeMessage round trip: timestamp, attempts, id, body', ()
     assert.deepEqual(back.body, body);
   }
   const ts = Date.now() * 1e6;
-  assert.ok(Math.abs(Number(new DataView(encodeMessage(new Message(g.next(), body, ts)).buffer).getBigUint64(0) - BigInt(ts))) <= 1000);
+  assert.ok(Math.abs(Number(new DataView(encodeMessage(newMessage(g.next(), body, ts)).buffer).getBigUint64(0) - BigInt(ts))) <= 1000);
   assert.throws(() => decodeMessage(new Uint8Array(MSG_HEADER_LENGTH - 1)), RangeError);
-  const empty = decodeMessage(encodeMessage(new Message(g.next(), new Uint8Array(0), ts)));
+  const empty = decodeMessage(encodeMessage(newMessage(g.next(), new Uint8Array(0), ts)));
   assert.equal(empty.body.length, 0);
 });
 
