@@ -224,7 +224,7 @@ export function prefetch(q: QueueState): void {
         q.pend = got;
         q.pwhole = whole;
       } // else a record bigger than a chunk, or bad data: the refill meets it in order
-      if (!q.wantReadable || q.rend - q.roff >= 4) return;
+      if (!q.wantReadable) return; // (if it is, read() came back empty: the buffer has no whole record left)
       if (takePrefetched(q)) {
         q.wantReadable = false;
         q.onReadable?.();

@@ -124,9 +124,9 @@ test('a big segment read in read-ahead chunks: records cut at chunk ends, one bi
     // Half written before reading, half while reading: the last chunks come from the write segment's end.
     for (let i = N / 2; i < N; i++) {
       q.put(payload(i, size(i)));
-      if (i % 500 === 0) got.push(...(await take(q, 400)));
+      if (i % 500 === 0) got.push(...(await take(q, 400, 5000, true)));
     }
-    got.push(...(await take(q, N - got.length, 10000)));
+    got.push(...(await take(q, N - got.length, 10000, true)));
     for (let i = 0; i < N; i++) {
       if (label(got[i]!) !== range(i, i + 1)[0] || got[i]!.length !== size(i)) assert.fail(`record ${i}: ${label(got[i]!)}, ${got[i]!.length} bytes`);
     }

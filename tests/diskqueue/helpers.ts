@@ -53,8 +53,12 @@ export function openQueue(dir: string, options: Partial<DiskQueueOptions> = {}):
   return { q, logs };
 }
 
-/** Takes `n` records, waiting on onReadable; fails after `ms`. */
-export async function take(q: DiskQueue, n: number, ms = 5000): Promise<Uint8Array[]> {
+/**
+ * Takes `n` records, waiting on onReadable; fails after `ms`. With `strict`,
+ * only onReadable wakes it (no polling), so a queue that has records ready
+ * but does not say so fails the test.
+ */
+export async function take(q: DiskQueue, n: number, ms = 5000, strict = false): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   const deadline = performance.now() + ms;
   while (out.length < n) {
@@ -64,9 +68,9 @@ export async function take(q: DiskQueue, n: number, ms = 5000): Promise<Uint8Arr
       continue;
     }
     const left = deadline - performance.now();
-    if (left <= 0) throw new Error(`timed out after ${ms} ms: ${out.length} of ${n} records read`);
+    if (left <= 0) throw new Error(`timed out after ${ms} ms: ${out.length} of ${n} records read${strict ? ' (waiting for onReadable only)' : ''}`);
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.min(left, 20));
+      const timer = setTimeout(resolve, strict ? left : Math.min(left, 20));
       q.onReadable = () => {
         clearTimeout(timer);
         resolve();
