@@ -8,7 +8,7 @@ import * as v from 'valibot';
 import { configKeyOf } from '../config/config_file.ts';
 import { LOG_LEVELS, type LogLevel } from '../log.ts';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.ts';
-import { newMessage, nowNs } from '../nsqd/message.ts';
+import { nowNs } from '../nsqd/message.ts';
 import { formatPrometheus, PROMETHEUS_CONTENT_TYPE } from '../nsqd/metrics.ts';
 import type { NSQD } from '../nsqd/nsqd.ts';
 import { NSQ_TS_ONLY_FLAGS, NSQD_FLAGS, VERSION } from '../nsqd/options.ts';
@@ -136,7 +136,7 @@ export function createNsqdApp(nsqd: NSQD): Hono {
     const topic = nsqd.getTopic(check(PubTopic, q.topic));
     const deferMs = q.defer === undefined ? 0 : check(DeferParam, q.defer);
     if (topic.exiting) throw new ApiError(503, 'EXITING');
-    const msg = newMessage(topic.generateID(), body, nowNs());
+    const msg = topic.newMessage(body, nowNs());
     if (deferMs > 0) msg.deferred = deferMs;
     topic.putMessage(msg);
     return ok();
@@ -160,7 +160,7 @@ export function createNsqdApp(nsqd: NSQD): Hono {
     const bodies = binary ? readBinaryMpub(body, opts.maxMsgSize, opts.maxBodySize) : splitLines(body, opts.maxMsgSize);
     if (topic.exiting) throw new ApiError(503, 'EXITING');
     const ts = nowNs();
-    for (const b of bodies) topic.putMessage(newMessage(topic.generateID(), b, ts));
+    for (const b of bodies) topic.putMessage(topic.newMessage(b, ts));
     return ok();
   };
 

@@ -8,45 +8,47 @@
 // more than 4,096 IDs per millisecond since start-up (Go's generator stops
 // there too), so IDs stay unique across restarts, and they keep growing
 // until the year 2093. Each topic has its own generator, like NSQ.
-// The last two hex digits come from a table, so an ID costs one string
-// concatenation; the 14-digit prefix is rebuilt every 256 IDs. (A table of
-// four digits would save the rebuilds but hold 65,536 strings, 2 MiB.)
+// An ID is kept as its two 32-bit words (hi, lo): a message is keyed, hashed
+// and written to the wire from them, and its string is made only if asked
+// for (message.ts).
 
 const EPOCH_MS = Date.UTC(2024, 0, 1);
 const IDS_PER_MS = 4096;
+const TWO_32 = 4294967296;
 
-const HEX2: string[] = [];
-for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
+/** The 16 hex characters of the ID whose words are hi and lo. */
+export function hexId(hi: number, lo: number): string {
+  return (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
+}
 
 export class GuidFactory {
-  private readonly nodeBits: number; // node_id << 21, the top 11 bits of the high word
-  private counterHigh: number; // counter >> 8
-  private low = 0; // counter & 0xff
-  private prefix = '';
+  /** The words of the ID advance() gave last. */
+  hi = 0;
+  lo = 0;
+  private nextHi: number;
+  private nextLo: number;
 
   constructor(nodeId: number, startMs = Date.now()) {
     if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId >= 1024) throw new RangeError(`node id ${nodeId} must be in 0..1023`);
-    this.nodeBits = nodeId * 2 ** 21;
     const counter = (startMs - EPOCH_MS) * IDS_PER_MS;
-    this.counterHigh = Math.floor(counter / 256);
-    this.low = counter % 256;
-    this.rebuildPrefix();
+    // node_id << 53 puts it at bit 21 of the high word, above the counter's top 21 bits.
+    this.nextHi = nodeId * 2 ** 21 + Math.floor(counter / TWO_32);
+    this.nextLo = counter % TWO_32;
   }
 
-  next(): string {
-    const id = this.prefix + HEX2[this.low]!;
-    if (++this.low === 256) {
-      this.low = 0;
-      this.counterHigh++;
-      this.rebuildPrefix();
+  /** Moves to the next ID: its words are then `hi` and `lo`. */
+  advance(): void {
+    this.hi = this.nextHi;
+    this.lo = this.nextLo;
+    if (++this.nextLo === TWO_32) {
+      this.nextLo = 0;
+      this.nextHi++;
     }
-    return id;
   }
 
-  private rebuildPrefix(): void {
-    // counterHigh holds 45 bits: 21 go into the high word under the node id, 24 into the low word.
-    const hiWord = this.nodeBits + Math.floor(this.counterHigh / 0x1000000);
-    const mid = this.counterHigh % 0x1000000;
-    this.prefix = hiWord.toString(16).padStart(8, '0') + mid.toString(16).padStart(6, '0');
+  /** The next ID as a string. */
+  next(): string {
+    this.advance();
+    return hexId(this.hi, this.lo);
   }
 }

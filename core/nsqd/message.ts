@@ -1,14 +1,20 @@
 // A message as one channel holds it. The topic creates one per channel, all
 // sharing the id, the body bytes and the timestamp (see topic.ts).
 
+import { hexId } from './guid.ts';
+import { keyHash } from './message_map.ts';
+
 export const MSG_ID_LENGTH = 16;
 const TWO_32 = 4294967296;
 /** timestamp (8) + attempts (2) + id (16): the header before the body, on the wire and on disk. */
 export const MSG_HEADER_LENGTH = 26;
 
 export class Message {
-  /** The ID, 16 characters (lowercase hex from NSQ), or '' until `id` makes it from the record's bytes. */
-  private _id: string;
+  /**
+   * The ID string, or '' until `id` makes it: from the record's bytes (read
+   * back) or from keyHi/keyLo (published here, see guid.ts).
+   */
+  idString: string;
   /**
    * The body; or, for a message read from a backend queue (bodyAt =
    * MSG_HEADER_LENGTH), the whole record it came in, header and body, which
@@ -48,7 +54,7 @@ export class Message {
 
   /** Its parts as they are; see newMessage (published now) and decodeMessage (read back). */
   constructor(id: string, bytes: Uint8Array, tsHigh: number, tsLow: number, attempts: number, bodyAt: number) {
-    this._id = id;
+    this.idString = id;
     this.bytes = bytes;
     this.bodyAt = bodyAt;
     this.tsHigh = tsHigh;
@@ -56,10 +62,11 @@ export class Message {
     this.attempts = attempts;
   }
 
-  /** 16 characters, one per byte of the ID on the wire. Read back from a backend, made on first use: most are never asked. */
+  /** 16 characters, one per byte of the ID on the wire; made on first use (most are never asked for). */
   get id(): string {
-    const id = this._id;
-    return id !== '' ? id : (this._id = idAt(this.bytes, 10));
+    const id = this.idString;
+    if (id !== '') return id;
+    return (this.idString = this.bodyAt !== 0 ? idAt(this.bytes, 10) : hexId(this.keyHi, this.keyLo));
   }
 
   get body(): Uint8Array {
@@ -78,7 +85,7 @@ export class Message {
 
   /** A copy for another channel: same id, body and timestamp. */
   copy(): Message {
-    const m = new Message(this._id, this.bytes, this.tsHigh, this.tsLow, this.attempts, this.bodyAt);
+    const m = new Message(this.idString, this.bytes, this.tsHigh, this.tsLow, this.attempts, this.bodyAt);
     m.deferred = this.deferred;
     m.hash = this.hash;
     m.keyHi = this.keyHi;
@@ -87,10 +94,34 @@ export class Message {
   }
 }
 
-/** A message published now (PUB, MPUB, DPUB, /pub, /mpub); `ns` from nowNs() (a multiple of 2^8 past 2^53, so exact). */
+/** A message published now; `ns` from nowNs() (a multiple of 2^8 past 2^53, so exact). */
 export function newMessage(id: string, body: Uint8Array, ns: number, attempts = 0): Message {
   const hi = Math.floor(ns / TWO_32);
   return new Message(id, body, hi, ns - hi * TWO_32, attempts, 0);
+}
+
+/** newMessage for the ID whose two 32-bit words are idHi and idLo (a topic's GuidFactory): no string made. */
+export function messageWithId(idHi: number, idLo: number, body: Uint8Array, ns: number): Message {
+  const msg = newMessage('', body, ns);
+  msg.keyHi = idHi | 0;
+  msg.keyLo = idLo | 0;
+  msg.hash = keyHash(msg.keyHi, msg.keyLo);
+  return msg;
+}
+
+/** Two ASCII hex digits per byte value. */
+const HEX_DIGITS = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  HEX_DIGITS[2 * i] = '0123456789abcdef'.charCodeAt(i >> 4);
+  HEX_DIGITS[2 * i + 1] = '0123456789abcdef'.charCodeAt(i & 15);
+}
+
+function writeHexWord(dst: Uint8Array, at: number, w: number): void {
+  for (let shift = 24; shift >= 0; shift -= 8, at += 2) {
+    const d = ((w >>> shift) & 0xff) * 2;
+    dst[at] = HEX_DIGITS[d]!;
+    dst[at + 1] = HEX_DIGITS[d + 1]!;
+  }
 }
 
 /** Writes the 26-byte header + body at `at` (the frame payload of section 2.4 and the disk record of 7.2). */
@@ -105,8 +136,13 @@ export function writeMessage(dst: Uint8Array, view: DataView, at: number, msg: M
   view.setUint32(at, msg.tsHigh);
   view.setUint32(at + 4, msg.tsLow);
   view.setUint16(at + 8, attempts);
-  const id = msg.id;
-  for (let i = 0; i < MSG_ID_LENGTH; i++) dst[at + 10 + i] = id.charCodeAt(i);
+  const id = msg.idString;
+  if (id === '') {
+    writeHexWord(dst, at + 10, msg.keyHi);
+    writeHexWord(dst, at + 18, msg.keyLo);
+  } else {
+    for (let i = 0; i < MSG_ID_LENGTH; i++) dst[at + 10 + i] = id.charCodeAt(i);
+  }
   dst.set(msg.bytes, at + MSG_HEADER_LENGTH);
   return at + MSG_HEADER_LENGTH + msg.bytes.length;
 }

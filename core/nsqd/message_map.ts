@@ -32,6 +32,11 @@ function mix(h: number, w: number): number {
   return h ^ (h >>> 15);
 }
 
+/** The hash of a lowercase hex ID from its key (the number it spells, as two words). */
+export function keyHash(hi: number, lo: number): number {
+  return mix(mix(0x811c9dc5, hi), lo) >>> 2;
+}
+
 /** Sets keyHi/keyLo from the ID's 16 hex digit values and returns its 30-bit hash; -1 if a digit is not one (16). */
 function parseKey(d0: number, d1: number, d2: number, d3: number, d4: number, d5: number, d6: number, d7: number,
   d8: number, d9: number, d10: number, d11: number, d12: number, d13: number, d14: number, d15: number): number {
@@ -39,7 +44,7 @@ function parseKey(d0: number, d1: number, d2: number, d3: number, d4: number, d5
   if ((bad & 16) === 0) {
     keyHi = (d0 << 28) | (d1 << 24) | (d2 << 20) | (d3 << 16) | (d4 << 12) | (d5 << 8) | (d6 << 4) | d7;
     keyLo = (d8 << 28) | (d9 << 24) | (d10 << 20) | (d11 << 16) | (d12 << 12) | (d13 << 8) | (d14 << 4) | d15;
-    return mix(mix(0x811c9dc5, keyHi), keyLo) >>> 2;
+    return keyHash(keyHi, keyLo);
   }
   return -1;
 }
@@ -104,14 +109,14 @@ export class MessageMap {
 
   /** Whether a message with msg's ID is here (msg itself or another copy). */
   has(msg: Message): boolean {
-    return this.size > 0 && this.find(keyOf(msg), msg.keyHi, msg.keyLo, msg.id) >= 0;
+    return this.size > 0 && this.find(keyOf(msg), msg.keyHi, msg.keyLo, msg) >= 0;
   }
 
   /** Adds `msg`, or replaces the message with its ID. */
   set(msg: Message): void {
     if ((this.size + 1) * 2 > this.slots.length) this.resize(this.slots.length * 2);
     const h = keyOf(msg);
-    const found = this.find(h, msg.keyHi, msg.keyLo, msg.id);
+    const found = this.find(h, msg.keyHi, msg.keyLo, msg);
     if (found >= 0) {
       this.slots[found] = msg;
       return;
@@ -180,13 +185,13 @@ export class MessageMap {
     this.size = 0;
   }
 
-  /** The slot holding this hash and key (and, for an IRREGULAR hash, this ID), -1 if none. */
-  private find(h: number, hi: number, lo: number, id: string): number {
+  /** The slot holding this hash and key (and, for an IRREGULAR hash, this ID or msg's), -1 if none. */
+  private find(h: number, hi: number, lo: number, idOf: string | Message): number {
     const { hashes, his, los, mask } = this;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const x = hashes[i]!;
       if (x === EMPTY) return -1;
-      if (x === h && los[i] === lo && his[i] === hi && ((h & IRREGULAR) === 0 || this.slots[i]!.id === id)) return i;
+      if (x === h && los[i] === lo && his[i] === hi && ((h & IRREGULAR) === 0 || this.slots[i]!.id === (typeof idOf === 'string' ? idOf : idOf.id))) return i;
     }
   }
 

@@ -13,7 +13,7 @@ import { base10, durationMs, goQuote } from '../protocol/go_format.ts';
 import { isValidChannelName, isValidTopicName } from '../protocol/names.ts';
 import { ClientV2, STATE_CLOSING, STATE_INIT, STATE_SUBSCRIBED } from './client_v2.ts';
 import { identify } from './identify.ts';
-import { MSG_ID_LENGTH, newMessage, nowNs } from './message.ts';
+import { MSG_ID_LENGTH, nowNs } from './message.ts';
 import type { NSQD } from './nsqd.ts';
 
 /** nsqd reads commands through a 16 KiB buffer: a longer line closes the connection. */
@@ -361,7 +361,7 @@ export class ProtocolV2 {
     const body = this.readMessageBody('PUB', at);
     const topic = this.nsqd.getTopic(topicName);
     if (topic.exiting) throw new FatalClientError('E_PUB_FAILED', 'PUB failed exiting');
-    topic.putMessage(newMessage(topic.generateID(), body, nowNs()));
+    topic.putMessage(topic.newMessage(body, nowNs()));
     this.published = true;
     this.client.publishedMessage(topicName, 1);
     this.client.sendResponse(OK);
@@ -380,7 +380,7 @@ export class ProtocolV2 {
     const body = this.readMessageBody('DPUB', at);
     const topic = this.nsqd.getTopic(topicName);
     if (topic.exiting) throw new FatalClientError('E_DPUB_FAILED', 'DPUB failed exiting');
-    const msg = newMessage(topic.generateID(), body, nowNs());
+    const msg = topic.newMessage(body, nowNs());
     msg.deferred = ms;
     topic.putMessage(msg);
     this.published = true;
@@ -426,7 +426,7 @@ export class ProtocolV2 {
     const ts = nowNs();
     for (let k = 0, q = at + 8; k < count; k++) {
       const size = view.getInt32(q);
-      topic.putMessage(newMessage(topic.generateID(), buf.subarray(q + 4, q + 4 + size), ts));
+      topic.putMessage(topic.newMessage(buf.subarray(q + 4, q + 4 + size), ts));
       q += 4 + size;
     }
     this.published = true;

@@ -10,7 +10,7 @@ import { isEphemeral } from '../protocol/names.ts';
 import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
 import { Channel, type ChannelHooks } from './channel.ts';
 import { GuidFactory } from './guid.ts';
-import { decodeMessage, writeMessage, type Message } from './message.ts';
+import { decodeMessage, messageWithId, writeMessage, type Message } from './message.ts';
 import { RingQueue } from './ring_queue.ts';
 
 /** The channel hooks less the one the topic supplies itself (an ephemeral channel's last client leaving). */
@@ -55,8 +55,11 @@ export class Topic {
     this.channelHooks = { ...hooks, onEphemeralEmpty: (ch) => void this.deleteChannel(ch.name) };
   }
 
-  generateID(): string {
-    return this.guid.next();
+  /** A message published now with the topic's next ID; `ns` from nowNs(). */
+  newMessage(body: Uint8Array, ns: number): Message {
+    const guid = this.guid;
+    guid.advance();
+    return messageWithId(guid.hi, guid.lo, body, ns);
   }
 
   depth(): number {

@@ -2,9 +2,9 @@
 // a Map, InFlightQueue against a sorted list, under random operations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GuidFactory } from '../../core/nsqd/guid.ts';
+import { GuidFactory, hexId } from '../../core/nsqd/guid.ts';
 import { InFlightQueue } from '../../core/nsqd/in_flight_queue.ts';
-import { encodeMessage, decodeMessage, newMessage, type Message } from '../../core/nsqd/message.ts';
+import { encodeMessage, decodeMessage, messageWithId, newMessage, type Message } from '../../core/nsqd/message.ts';
 import { MessageMap } from '../../core/nsqd/message_map.ts';
 
 /** A repeatable pseudo-random sequence (mulberry32). */
@@ -62,6 +62,22 @@ test('MessageMap: set, get, getAt, has and delete agree with a Map through growt
   map.clear();
   assert.equal(map.size, 0);
   assert.deepEqual(map.values(), []);
+});
+
+test('a message published with its ID as two words: the same bytes, string and table entry as with the string', () => {
+  const g = new GuidFactory(1023, Date.UTC(2090, 0, 1));
+  const map = new MessageMap();
+  const body = new Uint8Array([7, 8, 9]);
+  for (let i = 0; i < 300; i++) {
+    g.advance();
+    const fromWords = messageWithId(g.hi, g.lo, body, 1e18);
+    const fromString = newMessage(hexId(g.hi, g.lo), body, 1e18);
+    assert.deepEqual(encodeMessage(fromWords), encodeMessage(fromString));
+    map.set(fromWords);
+    assert.equal(map.getAt(latin1(fromString.id), 0), fromWords);
+    assert.ok(map.has(fromString));
+    assert.equal(fromWords.id, fromString.id);
+  }
 });
 
 test('MessageMap: a second message with the same ID replaces the first', () => {
