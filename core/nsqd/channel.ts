@@ -3,9 +3,10 @@
 //
 // A message is in exactly one place: the memory queue (up to --mem-queue-size,
 // then the backend queue), in flight with one client (the in-flight table:
-// a map by ID plus a queue by timeout deadline, in_flight_queue.ts), or
-// deferred (a map plus a heap by due time). Timeouts and due times are not timers: the queue scanner
-// (queue_scanner.ts) calls processInFlightQueue / processDeferredQueue.
+// a map by ID, message_map.ts, plus a queue by timeout deadline,
+// in_flight_queue.ts), or deferred (a map plus a heap by due time). Timeouts
+// and due times are not timers: the queue scanner (queue_scanner.ts) calls
+// processInFlightQueue / processDeferredQueue.
 //
 // Delivery is push-based and synchronous: whenever a message arrives or a
 // client gains room (RDY, FIN, REQ, timeout), dispatch() hands queued messages

@@ -47,7 +47,11 @@ export class Message {
   deferred = 0;
   /** --durable: the channel disk queue's hold on the record it came from (-1: none), see diskqueue.ts. */
   hold = -1;
-  /** The ID's hash and 64-bit key in the in-flight and deferred tables; hash -1 until one computes them (message_map.ts). */
+  /**
+   * The ID's hash and 64-bit key in the in-flight and deferred tables
+   * (message_map.ts); hash -1 until one computes them. With idString '' and
+   * no record (messageWithId), the key is the ID itself.
+   */
   hash = -1;
   keyHi = 0;
   keyLo = 0;
