@@ -52,8 +52,12 @@ export interface RequestMeta {
 /** A web-standard request handler, such as a Hono app's `fetch`. */
 export type FetchHandler = (request: Request, meta?: RequestMeta) => Response | Promise<Response>;
 
-/** Serves HTTP: on Node core's HTTP/1.1 server over the Net port (core/http/http1/), on Bun and Deno their native serve. */
-export type Serve = (handler: FetchHandler, address: Address) => Promise<Listener>;
+/**
+ * Serves HTTP: on Node core's HTTP/1.1 server over the Net port
+ * (core/http/http1/), on Bun and Deno their native serve. `onError` hears
+ * of a handler that threw (the client gets a 500); the daemon logs it.
+ */
+export type Serve = (handler: FetchHandler, address: Address, onError?: (err: unknown) => void) => Promise<Listener>;
 
 /** An open file. Positions are byte offsets; every call completes fully or throws. */
 export interface FileHandle {

@@ -5,7 +5,7 @@ import { installLeanResponse, serveHttp1 } from '../../core/http/http1/mod.ts';
 import type { Serve } from '../../core/ports.ts';
 import { nodeNet } from './net.ts';
 
-export const nodeServe: Serve = (handler, address) => {
+export const nodeServe: Serve = (handler, address, onError) => {
   installLeanResponse();
-  return serveHttp1(nodeNet, handler, address);
+  return serveHttp1(nodeNet, handler, address, { onError });
 };

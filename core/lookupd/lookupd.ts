@@ -50,7 +50,7 @@ export class NSQLookupd implements LookupContext {
     if (serve === undefined) throw new Error(`the ${this.runtime.name} runtime adapter has no HTTP server (Runtime.serve)`);
     this.tcpListener = await this.runtime.net.listen(parseAddress(this.opts.tcpAddress), (conn) => this.accept(conn));
     try {
-      this.httpListener = await serve(createLookupdApp(this).fetch, parseAddress(this.opts.httpAddress));
+      this.httpListener = await serve(createLookupdApp(this).fetch, parseAddress(this.opts.httpAddress), (err) => this.logger.error(`HTTP: handler error: ${String(err)}`));
     } catch (err) {
       await this.tcpListener.close();
       throw err;

@@ -99,7 +99,7 @@ export class NSQD {
     // HTTP is bound before either is announced, as Go nsqd does.
     if (serve !== undefined && this.opts.httpAddress !== '') {
       try {
-        this.httpListener = await serve(createNsqdApp(this).fetch, parseAddress(this.opts.httpAddress));
+        this.httpListener = await serve(createNsqdApp(this).fetch, parseAddress(this.opts.httpAddress), (err) => this.logger.error(`HTTP: handler error: ${String(err)}`));
       } catch (err) {
         await this.tcpListener.close();
         throw err;
