@@ -227,7 +227,7 @@ export class Channel {
       const msg = this.next();
       if (msg === undefined) return;
       if (client.sampleRate > 0 && Math.floor(Math.random() * 100) > client.sampleRate) continue;
-      if (now === 0) now = performance.now();
+      if (now === 0) now = Math.floor(performance.now());
       this.startInFlightTimeout(msg, client, now);
       client.sendMessage(msg);
     }
@@ -276,7 +276,7 @@ export class Channel {
 
   private startDeferredTimeout(msg: Message, ms: number): void {
     if (this.deferred.has(msg)) return;
-    msg.pri = performance.now() + ms;
+    msg.pri = Math.floor(performance.now() + ms);
     this.deferred.set(msg);
     this.deferredPQ.push(msg);
   }
@@ -336,7 +336,7 @@ export class Channel {
   /** TOUCH: a new deadline of now + msgTimeout, never past delivery + --max-msg-timeout. */
   touchMessage(clientId: number, id: string, msgTimeout: number): void {
     const msg = this.owned(this.inFlight.get(id), clientId, id, 'TOUCH');
-    const deadline = Math.min(performance.now() + msgTimeout, msg.deliveryTs + this.hooks.maxMsgTimeout);
+    const deadline = Math.min(Math.floor(performance.now()) + msgTimeout, msg.deliveryTs + this.hooks.maxMsgTimeout);
     this.inFlightPQ.update(msg, deadline);
   }
 
