@@ -16,12 +16,16 @@ export class Message {
    */
   idString: string;
   /**
-   * The body; or, for a message read from a backend queue (bodyAt =
-   * MSG_HEADER_LENGTH), the whole record it came in, header and body, which
-   * goes out again as it is (writeMessage) with no view made for the body.
+   * The body is bytes[bodyAt, bodyEnd). Published, `bytes` is what the body
+   * came in (an MPUB's whole read buffer: no view is kept per message, one
+   * object less per message queued); read back from a backend queue
+   * (`fromRecord`), it is the record, header and body, which goes out again
+   * as it is (writeMessage).
    */
   readonly bytes: Uint8Array;
   readonly bodyAt: number;
+  readonly bodyEnd: number;
+  readonly fromRecord: boolean;
   /**
    * Nanoseconds since the Unix epoch when nsqd accepted the publish, as two
    * 32-bit words: Go's timestamps (~1.8e18) are past 2^53, where a number
@@ -59,10 +63,12 @@ export class Message {
   keyLo = 0;
 
   /** Its parts as they are; see newMessage (published now) and decodeMessage (read back). */
-  constructor(id: string, bytes: Uint8Array, tsHigh: number, tsLow: number, attempts: number, bodyAt: number) {
+  constructor(id: string, bytes: Uint8Array, tsHigh: number, tsLow: number, attempts: number, fromRecord: boolean, bodyAt = fromRecord ? MSG_HEADER_LENGTH : 0, bodyEnd = bytes.length) {
     this.idString = id;
     this.bytes = bytes;
+    this.fromRecord = fromRecord;
     this.bodyAt = bodyAt;
+    this.bodyEnd = bodyEnd;
     this.tsHigh = tsHigh;
     this.tsLow = tsLow | 0;
     this.attempts = attempts;
@@ -72,16 +78,17 @@ export class Message {
   get id(): string {
     const id = this.idString;
     if (id !== '') return id;
-    return (this.idString = this.bodyAt !== 0 ? idAt(this.bytes, 10) : hexId(this.keyHi, this.keyLo));
+    return (this.idString = this.fromRecord ? idAt(this.bytes, 10) : hexId(this.keyHi, this.keyLo));
   }
 
   get body(): Uint8Array {
-    return this.bodyAt === 0 ? this.bytes : this.bytes.subarray(this.bodyAt);
+    const b = this.bytes;
+    return this.bodyAt === 0 && this.bodyEnd === b.length ? b : b.subarray(this.bodyAt, this.bodyEnd);
   }
 
   /** Header + body: the size of its record, and of its frame's data. */
   get recordLength(): number {
-    return this.bytes.length - this.bodyAt + MSG_HEADER_LENGTH;
+    return this.bodyEnd - this.bodyAt + MSG_HEADER_LENGTH;
   }
 
   /** The timestamp as a number (rounded past 2^53: for latencies, not for records). */
@@ -91,7 +98,7 @@ export class Message {
 
   /** A copy for another channel: same id, body and timestamp. */
   copy(): Message {
-    const m = new Message(this.idString, this.bytes, this.tsHigh, this.tsLow, this.attempts, this.bodyAt);
+    const m = new Message(this.idString, this.bytes, this.tsHigh, this.tsLow, this.attempts, this.fromRecord, this.bodyAt, this.bodyEnd);
     m.deferred = this.deferred;
     m.hash = this.hash;
     m.keyHi = this.keyHi;
@@ -103,12 +110,16 @@ export class Message {
 /** A message published now; `ns` from nowNs() (a multiple of 2^8 past 2^53, so exact). */
 export function newMessage(id: string, body: Uint8Array, ns: number, attempts = 0): Message {
   const hi = Math.floor(ns / TWO_32);
-  return new Message(id, body, hi, ns - hi * TWO_32, attempts, 0);
+  return new Message(id, body, hi, ns - hi * TWO_32, attempts, false);
 }
 
-/** newMessage for the ID whose two 32-bit words are idHi and idLo (a topic's GuidFactory): no string made. */
-export function messageWithId(idHi: number, idLo: number, body: Uint8Array, ns: number): Message {
-  const msg = newMessage('', body, ns);
+/**
+ * A message published now whose body is bytes[start, end), with the ID whose
+ * two 32-bit words are idHi and idLo (a topic's GuidFactory): no string made.
+ */
+export function messageWithId(idHi: number, idLo: number, bytes: Uint8Array, start: number, end: number, ns: number): Message {
+  const hi = Math.floor(ns / TWO_32);
+  const msg = new Message('', bytes, hi, ns - hi * TWO_32, 0, false, start, end);
   msg.keyHi = idHi | 0;
   msg.keyLo = idLo | 0;
   msg.hash = keyHash(msg.keyHi, msg.keyLo);
@@ -133,11 +144,12 @@ function writeHexWord(dst: Uint8Array, at: number, w: number): void {
 /** Writes the 26-byte header + body at `at` (the frame payload of section 2.4 and the disk record of 7.2). */
 export function writeMessage(dst: Uint8Array, view: DataView, at: number, msg: Message): number {
   const attempts = msg.attempts & 0xffff;
-  if (msg.bodyAt !== 0) {
+  const bytes = msg.bytes;
+  if (msg.fromRecord) {
     // The record it was read from: same timestamp, ID and body; only the attempts changed.
-    dst.set(msg.bytes, at);
+    dst.set(bytes, at);
     view.setUint16(at + 8, attempts);
-    return at + msg.bytes.length;
+    return at + bytes.length;
   }
   view.setUint32(at, msg.tsHigh);
   view.setUint32(at + 4, msg.tsLow);
@@ -149,8 +161,10 @@ export function writeMessage(dst: Uint8Array, view: DataView, at: number, msg: M
   } else {
     for (let i = 0; i < MSG_ID_LENGTH; i++) dst[at + 10 + i] = id.charCodeAt(i);
   }
-  dst.set(msg.bytes, at + MSG_HEADER_LENGTH);
-  return at + MSG_HEADER_LENGTH + msg.bytes.length;
+  const start = msg.bodyAt;
+  const end = msg.bodyEnd;
+  dst.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), at + MSG_HEADER_LENGTH);
+  return at + MSG_HEADER_LENGTH + end - start;
 }
 
 /** Encodes a message as a self-contained record payload (for a backend queue). */
@@ -178,7 +192,7 @@ export function decodeMessage(data: Uint8Array): Message {
   const hi = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
   const lo = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
   const attempts = (data[8]! << 8) | data[9]!;
-  return new Message('', data, hi, lo, attempts, MSG_HEADER_LENGTH);
+  return new Message('', data, hi, lo, attempts, true);
 }
 
 /** Current time in nanoseconds since the epoch (sub-microsecond precision is not kept). */

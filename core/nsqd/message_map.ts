@@ -75,7 +75,7 @@ function idKey(id: string): number {
 function keyOf(msg: Message): number {
   if (msg.hash >= 0) return msg.hash;
   // Read from a backend, the ID's bytes are at 10 in its record: no string to read.
-  const h = msg.bodyAt !== 0 ? bytesKey(msg.bytes, 10) : idKey(msg.id);
+  const h = msg.fromRecord ? bytesKey(msg.bytes, 10) : idKey(msg.id);
   msg.keyHi = keyHi;
   msg.keyLo = keyLo;
   return (msg.hash = h);

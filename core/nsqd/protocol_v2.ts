@@ -4,8 +4,9 @@
 // complete command in it in one synchronous pass; a partial command at the
 // end is kept for the next chunk (in a buffer sized to the whole frame once
 // its length is known, so a 5 MiB MPUB is not copied once per chunk). The
-// replies produced by one chunk go out in one write. Message bodies are views
-// into the chunk, which the adapter hands over for good (see ports.ts).
+// replies produced by one chunk go out in one write. A message keeps the
+// chunk and its body's bounds in it (no view per message); the adapter hands
+// chunks over for good (see ports.ts).
 //
 // Errors, their texts and which are fatal follow Go nsqd byte for byte.
 import { ClientError, FatalClientError, NsqError } from '../errors.ts';
@@ -426,7 +427,7 @@ export class ProtocolV2 {
     const ts = nowNs();
     for (let k = 0, q = at + 8; k < count; k++) {
       const size = view.getInt32(q);
-      topic.putMessage(topic.newMessage(buf.subarray(q + 4, q + 4 + size), ts));
+      topic.putMessage(topic.newMessage(buf, ts, q + 4, q + 4 + size));
       q += 4 + size;
     }
     this.published = true;

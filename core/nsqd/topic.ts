@@ -55,11 +55,11 @@ export class Topic {
     this.channelHooks = { ...hooks, onEphemeralEmpty: (ch) => void this.deleteChannel(ch.name) };
   }
 
-  /** A message published now with the topic's next ID; `ns` from nowNs(). */
-  newMessage(body: Uint8Array, ns: number): Message {
+  /** A message published now with the topic's next ID, its body bytes[start, end); `ns` from nowNs(). */
+  newMessage(bytes: Uint8Array, ns: number, start = 0, end = bytes.length): Message {
     const guid = this.guid;
     guid.advance();
-    return messageWithId(guid.hi, guid.lo, body, ns);
+    return messageWithId(guid.hi, guid.lo, bytes, start, end, ns);
   }
 
   depth(): number {
@@ -70,7 +70,7 @@ export class Topic {
 
   putMessage(msg: Message): void {
     this.messageCount++;
-    this.messageBytes += msg.body.length;
+    this.messageBytes += msg.bodyEnd - msg.bodyAt;
     this.put(msg);
   }
 

@@ -70,7 +70,7 @@ test('a message published with its ID as two words: the same bytes, string and t
   const body = new Uint8Array([7, 8, 9]);
   for (let i = 0; i < 300; i++) {
     g.advance();
-    const fromWords = messageWithId(g.hi, g.lo, body, 1e18);
+    const fromWords = messageWithId(g.hi, g.lo, Uint8Array.of(0, ...body, 0), 1, 1 + body.length, 1e18);
     const fromString = newMessage(hexId(g.hi, g.lo), body, 1e18);
     assert.deepEqual(encodeMessage(fromWords), encodeMessage(fromString));
     map.set(fromWords);
