@@ -40,7 +40,7 @@ export class InFlightQueue {
       return;
     }
     this.lastPri = msg.pri;
-    if (this.count === this.ring.length) this.grow();
+    if (this.count === this.ring.length) this.rebuild(this.ring.length * 2);
     const i = (this.head + this.count) & (this.ring.length - 1);
     this.ring[i] = msg;
     this.seqs[i] = msg.seq;
@@ -105,10 +105,6 @@ export class InFlightQueue {
     }
     this.lastPri = -Infinity;
     return undefined;
-  }
-
-  private grow(): void {
-    this.rebuild(this.ring.length * 2);
   }
 
   private compact(): void {

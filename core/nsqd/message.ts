@@ -2,7 +2,6 @@
 // sharing the id, the body bytes and the timestamp (see topic.ts).
 
 import { hexId } from './guid.ts';
-import { keyHash } from './message_map.ts';
 
 export const MSG_ID_LENGTH = 16;
 const TWO_32 = 4294967296;
@@ -107,22 +106,17 @@ export class Message {
   }
 }
 
-/** A message published now; `ns` from nowNs() (a multiple of 2^8 past 2^53, so exact). */
-export function newMessage(id: string, body: Uint8Array, ns: number, attempts = 0): Message {
+/** A message published now, its body bytes[start, end); `ns` from nowNs() (a multiple of 2^8 past 2^53, so exact). */
+export function newMessage(id: string, bytes: Uint8Array, ns: number, attempts = 0, start = 0, end = bytes.length): Message {
   const hi = Math.floor(ns / TWO_32);
-  return new Message(id, body, hi, ns - hi * TWO_32, attempts, false);
+  return new Message(id, bytes, hi, ns - hi * TWO_32, attempts, false, start, end);
 }
 
-/**
- * A message published now whose body is bytes[start, end), with the ID whose
- * two 32-bit words are idHi and idLo (a topic's GuidFactory): no string made.
- */
+/** newMessage with the ID whose two 32-bit words are idHi and idLo (a topic's GuidFactory): no string made. */
 export function messageWithId(idHi: number, idLo: number, bytes: Uint8Array, start: number, end: number, ns: number): Message {
-  const hi = Math.floor(ns / TWO_32);
-  const msg = new Message('', bytes, hi, ns - hi * TWO_32, 0, false, start, end);
+  const msg = newMessage('', bytes, ns, 0, start, end);
   msg.keyHi = idHi | 0;
   msg.keyLo = idLo | 0;
-  msg.hash = keyHash(msg.keyHi, msg.keyLo);
   return msg;
 }
 

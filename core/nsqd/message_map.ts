@@ -12,7 +12,7 @@
 // An ID that is not lowercase hex (any 16 bytes are valid on the wire) gets a
 // key derived from its bytes and a flag bit in its hash; those entries are
 // compared by string as well.
-import type { Message } from './message.ts';
+import { idAt, type Message } from './message.ts';
 
 const MIN_CAPACITY = 64;
 const EMPTY = -1;
@@ -33,7 +33,7 @@ function mix(h: number, w: number): number {
 }
 
 /** The hash of a lowercase hex ID from its key (the number it spells, as two words). */
-export function keyHash(hi: number, lo: number): number {
+function keyHash(hi: number, lo: number): number {
   return mix(mix(0x811c9dc5, hi), lo) >>> 2;
 }
 
@@ -74,6 +74,8 @@ function idKey(id: string): number {
 /** The message's hash, computed once and kept on it with its key. */
 function keyOf(msg: Message): number {
   if (msg.hash >= 0) return msg.hash;
+  // Published here (messageWithId): the key is the ID already.
+  if (!msg.fromRecord && msg.idString === '') return (msg.hash = keyHash(msg.keyHi, msg.keyLo));
   // Read from a backend, the ID's bytes are at 10 in its record: no string to read.
   const h = msg.fromRecord ? bytesKey(msg.bytes, 10) : idKey(msg.id);
   msg.keyHi = keyHi;
@@ -103,7 +105,7 @@ export class MessageMap {
   /** The message whose 16-byte ID is at b[at...]. */
   getAt(b: Uint8Array, at: number): Message | undefined {
     const h = bytesKey(b, at);
-    const i = this.find(h, keyHi, keyLo, h & IRREGULAR ? String.fromCharCode(...b.subarray(at, at + 16)) : '');
+    const i = this.find(h, keyHi, keyLo, h & IRREGULAR ? idAt(b, at) : '');
     return i < 0 ? undefined : this.slots[i];
   }
 
