@@ -9,7 +9,7 @@
 //   --publishers takes a comma list: one run per value.
 //
 // --mode=rss: creates sub_bench/ch (so the backlog goes to the channel, as
-//   in run.ts), publishes --messages 100-byte messages with bench_writer
+//   in run.ts), asks for /stats once, publishes --messages 100-byte messages with bench_writer
 //   (MPUB 200, 2 connections, window 4), waits a second, and reports the
 //   server's VmHWM (peak RSS) and VmRSS from /proc/<pid>/status, with the
 //   RSS it had idle before publishing, and the peak of its anonymous memory
@@ -41,9 +41,9 @@ const flags = parseFlags(TOOL, {
   verbose: { type: 'bool', default: false, help: 'show the server log' },
 });
 
-function startServer(extra: string[]): Promise<RunningDaemon<'TCP'>> {
+function startServer(extra: string[]): Promise<RunningDaemon<'TCP' | 'HTTP'>> {
   return startDaemon({
-    tool: TOOL, runtime: flags.runtime as string, daemon: 'nsqd', listening: ['TCP'], verbose: flags.verbose as boolean,
+    tool: TOOL, runtime: flags.runtime as string, daemon: 'nsqd', listening: ['TCP', 'HTTP'], verbose: flags.verbose as boolean,
     args: ['--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', `--mem-queue-size=${flags['mem-queue-size']}`,
       ...extra, ...(flags['server-args'] as string).split(' ').filter(Boolean)],
     dataDirPrefix: 'nsq-ts-disk-bench-',
@@ -120,6 +120,8 @@ async function main(): Promise<void> {
       sub.write('SUB sub_bench ch\n');
       await new Promise((r) => setTimeout(r, 300));
       sub.destroy();
+      // One /stats, as a monitor's poll would: answering HTTP is part of an idle nsqd.
+      await (await fetch(`http://${server.addresses.HTTP}/stats?format=json`)).arrayBuffer();
       await new Promise((r) => setTimeout(r, 1000));
       const idle = memoryMiB(pid);
       // /proc keeps no peak of RssAnon: sample it.

@@ -1,30 +1,27 @@
 // The lean Request and Response stand in for the runtime's own: whatever of
-// the native prototype they do not implement themselves is forwarded to a
+// Request or Response they do not implement themselves is forwarded to a
 // real object, built on first use (`real(self)`), so any code that reaches
-// past the fast paths still gets a working Request or Response.
+// past the fast paths still gets a working Request or Response. The members
+// are named here, from the fetch standard, rather than read off the native
+// prototype: on Node that would load undici (see native.ts).
 
-export function delegateToReal<T extends object>(lean: { prototype: T }, native: { prototype: object }, real: (self: T) => object): void {
-  Object.setPrototypeOf(lean.prototype, native.prototype);
-  for (const key of Object.getOwnPropertyNames(native.prototype)) {
-    if (key === 'constructor' || Object.prototype.hasOwnProperty.call(lean.prototype, key)) continue;
-    const d = Object.getOwnPropertyDescriptor(native.prototype, key)!;
-    if (d.get !== undefined) {
-      Object.defineProperty(lean.prototype, key, {
-        configurable: true,
-        enumerable: d.enumerable,
-        get(this: T) {
-          return (real(this) as Record<string, unknown>)[key];
-        },
-      });
-    } else if (typeof d.value === 'function') {
-      Object.defineProperty(lean.prototype, key, {
-        configurable: true,
-        writable: true,
-        enumerable: d.enumerable,
-        value(this: T, ...args: unknown[]) {
-          return (real(this) as Record<string, (...a: unknown[]) => unknown>)[key]!(...args);
-        },
-      });
-    }
+const BODY_MEMBERS = ['body', 'bodyUsed', 'arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text', 'clone'];
+export const REQUEST_MEMBERS = [
+  ...BODY_MEMBERS, 'method', 'url', 'headers', 'destination', 'referrer', 'referrerPolicy', 'mode', 'credentials', 'cache',
+  'redirect', 'integrity', 'keepalive', 'isReloadNavigation', 'isHistoryNavigation', 'signal', 'duplex',
+];
+export const RESPONSE_MEMBERS = [...BODY_MEMBERS, 'type', 'url', 'redirected', 'status', 'ok', 'statusText', 'headers'];
+
+export function delegateToReal<T extends object>(lean: { prototype: T }, members: string[], real: (self: T) => object): void {
+  for (const key of members) {
+    if (Object.prototype.hasOwnProperty.call(lean.prototype, key)) continue;
+    Object.defineProperty(lean.prototype, key, {
+      configurable: true,
+      get(this: T) {
+        const r = real(this) as Record<string, unknown>;
+        const v = r[key];
+        return typeof v === 'function' ? v.bind(r) : v;
+      },
+    });
   }
 }

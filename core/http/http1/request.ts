@@ -3,8 +3,9 @@
 // only needs its method, url and body never builds a Request, a Headers or a
 // ReadableStream (on Node, new Request() alone costs ~10 µs through undici).
 //
-// Its prototype chains to Request.prototype, so `instanceof Request` holds
-// and Hono takes it as it is. It answers from the parsed head: `method`,
+// Its prototype chains to Request.prototype (once something reads the
+// global Request: native.ts), so `instanceof Request` holds and Hono takes
+// it as it is. It answers from the parsed head: `method`,
 // `url`, and `headers` (a real Headers, built on first access from the
 // fields found again in the head's text). The body methods read the BodyReader
 // directly: arrayBuffer(), bytes(), text(), json() and blob() take a body
@@ -17,10 +18,10 @@
 // asks for; what it leaves unread the server discards or closes on.
 
 import type { BodyReader } from './body.ts';
-import { delegateToReal } from './delegate.ts';
+import { delegateToReal, REQUEST_MEMBERS } from './delegate.ts';
 import { fieldsOf, type RequestHead } from './head.ts';
+import { lazyNative } from './native.ts';
 
-const NativeRequest = globalThis.Request;
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextDecoder();
 
@@ -225,9 +226,10 @@ export class LeanRequest {
         }
       }
     }
-    return this.#real = new NativeRequest(this.#head.url, init);
+    return this.#real = new (nativeRequest())(this.#head.url, init);
   }
 }
 
-// Everything else of Request.prototype answers from the real Request.
-delegateToReal(LeanRequest, NativeRequest, (r) => r[REAL]());
+// Everything else of Request answers from the real Request.
+delegateToReal(LeanRequest, REQUEST_MEMBERS, (r) => r[REAL]());
+const nativeRequest = lazyNative<typeof Request>('Request', (native) => Object.setPrototypeOf(LeanRequest.prototype, native.prototype));

@@ -13,11 +13,11 @@
 // and every other member (body, text(), clone(), ...) builds the real
 // Response once and answers from it. Response.json(), .redirect() and
 // .error() are the real ones and return real Responses, which the server
-// writes through the standard API.
+// writes through the standard API. The real class is looked up only when
+// one of these needs it (native.ts).
 
-import { delegateToReal } from './delegate.ts';
-
-const NativeResponse = globalThis.Response;
+import { delegateToReal, RESPONSE_MEMBERS } from './delegate.ts';
+import { lazyNative } from './native.ts';
 
 export const BODY: unique symbol = Symbol('body');
 export const STATUS: unique symbol = Symbol('status');
@@ -52,19 +52,32 @@ export class LeanResponse {
   [HEAD_OF]: string | Uint8Array | undefined;
 
   static [Symbol.hasInstance](x: unknown): boolean {
-    return x instanceof NativeResponse;
+    return LeanResponse.prototype.isPrototypeOf(x as object) || x instanceof nativeResponse();
+  }
+
+  static json(data: unknown, init?: ResponseInit): Response {
+    return nativeResponse().json(data, init);
+  }
+
+  static redirect(url: string | URL, status?: number): Response {
+    return nativeResponse().redirect(url, status);
+  }
+
+  static error(): Response {
+    return nativeResponse().error();
   }
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
     let status = 200;
     if (init != null) {
-      if (init instanceof NativeResponse) {
+      if (isLean(init)) {
         // new Response(null, getResponse), as Hono answers HEAD: the server
         // may still say the GET body's length (HEAD_OF).
-        if (body == null && isLean(init)) {
-          const b = init[BODY];
-          if (typeof b === 'string' || b instanceof Uint8Array) this[HEAD_OF] = b;
-        }
+        const b = init[BODY];
+        if (body == null && (typeof b === 'string' || b instanceof Uint8Array)) this[HEAD_OF] = b;
+        init = { status: init[STATUS], statusText: init[INIT]?.statusText, headers: init[HEADERS] ?? init[INIT]?.headers };
+      } else if (Object.getPrototypeOf(init) !== Object.prototype) {
+        // A Response or another object with getters: read them now, as the real constructor does.
         init = { status: init.status, statusText: init.statusText, headers: init.headers };
       }
       if (init.status !== undefined) {
@@ -119,7 +132,7 @@ export function materialise(r: LeanResponse): Response {
   let real = r[REAL];
   if (real === undefined) {
     const init = r[INIT];
-    real = new NativeResponse(r[BODY] as BodyInit | null, {
+    real = new (nativeResponse())(r[BODY] as BodyInit | null, {
       status: r[STATUS],
       statusText: init?.statusText,
       headers: r[HEADERS] ?? init?.headers,
@@ -129,9 +142,9 @@ export function materialise(r: LeanResponse): Response {
   return real;
 }
 
-// Everything else of Response.prototype answers from the real Response.
-Object.setPrototypeOf(LeanResponse, NativeResponse);
-delegateToReal(LeanResponse, NativeResponse, materialise);
+// Everything else of Response answers from the real Response.
+delegateToReal(LeanResponse, RESPONSE_MEMBERS, materialise);
+const nativeResponse = lazyNative<typeof Response>('Response', (native) => Object.setPrototypeOf(LeanResponse.prototype, native.prototype));
 
 /** Whether `r` is a LeanResponse nothing has materialised (the server may write it from its parts). */
 export function isLean(r: unknown): r is LeanResponse {
@@ -143,6 +156,7 @@ export function isLean(r: unknown): r is LeanResponse {
  * runtime whose own Response is costly (Node). Idempotent.
  */
 export function installLeanResponse(): void {
-  if (globalThis.Response === (LeanResponse as unknown)) return;
+  // The descriptor, not globalThis.Response: reading that would load the native class.
+  if (Object.getOwnPropertyDescriptor(globalThis, 'Response')?.value === LeanResponse) return;
   Object.defineProperty(globalThis, 'Response', { value: LeanResponse, writable: true, configurable: true, enumerable: false });
 }

@@ -44,7 +44,7 @@ import { BodyReader } from './body.ts';
 import { CR, decodeHead, HEAD_BAD, HEAD_LATIN, HeadScanner, latin1, LF, MAX_HEADER_BYTES, parseHead } from './head.ts';
 import { Input } from './input.ts';
 import { ABORT, LeanRequest } from './request.ts';
-import { isLean, materialise } from './response.ts';
+import { isLean, LeanResponse, materialise } from './response.ts';
 import { REASONS } from './status.ts';
 import { ascii, dateHeader, encodeLean, type Sink, type WriteContext, writeResponse } from './write.ts';
 
@@ -70,7 +70,6 @@ const HEAD = 1; // a request head is arriving
 const BUSY = 2; // handling a request
 const CLOSING = 3;
 
-const NativeResponse = globalThis.Response;
 const encoder = new TextEncoder();
 const CONTINUE = encoder.encode('HTTP/1.1 100 Continue\r\n\r\n');
 const noop = () => {};
@@ -289,7 +288,7 @@ class Http1Connection implements Sink {
         return this.#refuse(500);
       }
       if (this.#broken) return;
-      if (!(res instanceof NativeResponse)) {
+      if (!(res instanceof LeanResponse)) { // a lean or a real Response (LeanResponse's hasInstance)
         server.onError(new TypeError(`the handler answered ${res === null ? 'null' : typeof res}, not a Response`));
         return this.#refuse(500);
       }

@@ -187,8 +187,8 @@ function fromRecord(r: Record<string, unknown>): Fields {
 /** The fields of a HeadersInit (or the lean response's Headers). */
 function fieldsOf(h: unknown): Fields {
   if (h === undefined || h === null) return NO_FIELDS;
-  if (h instanceof Headers) return fromHeaders(h);
-  if (Array.isArray(h) || typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function') return fromHeaders(new Headers(h as HeadersInit));
+  // A Headers or pairs; a plain record never touches the global Headers (on Node, reading it loads undici).
+  if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function') return fromHeaders(h instanceof Headers ? h : new Headers(h as HeadersInit));
   if (Object.isFrozen(h)) {
     let f = frozenFields.get(h as object);
     if (f === undefined) {
