@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { NSQD_FLAGS } from '../../core/nsqd/options.ts';
-import { runToExit as run, startOnFreePorts, type Daemon, withTempDir } from '../helpers/daemon.ts';
+import { runToExit as run, startOnFreePorts, type Daemon, withDaemon, withTempDir } from '../helpers/daemon.ts';
 import { WireClient } from '../helpers/wire.ts';
 
 const EXIT_MS = 10_000;
@@ -143,9 +143,7 @@ test('nsqd exits 1 when its TCP port is taken, and refuses flags it does not sup
 
 test('nsqd -flag=value syntax: listens there, --max-rdy-count and --msg-timeout take effect', async () => {
   await withDir(async (dir) => {
-    let d: Daemon | undefined;
-    try {
-      d = await startCli(dir, (addr) => [`-tcp-address=${addr}`, '--max-rdy-count=5', '--msg-timeout', '1500ms', '-max-deflate-level=3']);
+    await withDaemon(startCli(dir, (addr) => [`-tcp-address=${addr}`, '--max-rdy-count=5', '--msg-timeout', '1500ms', '-max-deflate-level=3']), async (d) => {
       await assertServes(d.tcpPort);
 
       const info = await identifyResponse(d.tcpPort);
@@ -165,26 +163,20 @@ test('nsqd -flag=value syntax: listens there, --max-rdy-count and --msg-timeout 
       } finally {
         c.destroy();
       }
-    } finally {
-      await d?.kill9();
-    }
+    });
   });
 });
 
 test('nsqd --flag value syntax, booleans and Go durations', async () => {
   await withDir(async (dir) => {
-    let d: Daemon | undefined;
-    try {
-      d = await startCli(dir, (addr) => ['--tcp-address', addr, '--deflate=false', '--snappy', '--msg-timeout=1m30s', '--max-msg-timeout', '1h0m0s']);
+    await withDaemon(startCli(dir, (addr) => ['--tcp-address', addr, '--deflate=false', '--snappy', '--msg-timeout=1m30s', '--max-msg-timeout', '1h0m0s']), async (d) => {
       await assertServes(d.tcpPort);
       const info = await identifyResponse(d.tcpPort);
       assert.equal(info.msg_timeout, 90_000, 'IDENTIFY msg_timeout from --msg-timeout=1m30s');
       assert.equal(info.max_msg_timeout, 3_600_000, 'IDENTIFY max_msg_timeout from --max-msg-timeout 1h0m0s');
       assert.equal(info.deflate, false, 'deflate not negotiated with --deflate=false');
       assert.equal(info.max_rdy_count, 2500, 'defaults where no flag was given');
-    } finally {
-      await d?.kill9();
-    }
+    });
   });
 });
 

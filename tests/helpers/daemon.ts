@@ -287,6 +287,16 @@ export async function runToExit(kind: Kind, args: string[], opts: DaemonOptions 
   }
 }
 
+/** Runs `fn` with the daemon once `start` has it listening, and kills it afterwards, whatever happened. */
+export async function withDaemon<T>(start: Promise<Daemon>, fn: (d: Daemon) => Promise<T>): Promise<T> {
+  const d = await start;
+  try {
+    return await fn(d);
+  } finally {
+    await d.kill9();
+  }
+}
+
 /** Runs `fn` in a fresh temporary folder (a daemon's working folder or data path), removed afterwards. */
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

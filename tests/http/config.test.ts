@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { runToExit as run, startOnFreePorts, type Daemon, withTempDir } from '../helpers/daemon.ts';
+import { runToExit as run, startOnFreePorts, withDaemon, withTempDir } from '../helpers/daemon.ts';
 import { get, JSON_CT } from '../helpers/http.ts';
 import { WireClient } from '../helpers/wire.ts';
 
@@ -33,30 +33,28 @@ async function configValue(port: number, opt: string): Promise<unknown> {
 test('--config: the file sets options, an explicit flag wins over it, defaults fill the rest', async () => {
   await withDir(async (dir) => {
     const conf = join(dir, 'nsqd.toml');
-    let d: Daemon | undefined;
-    try {
-      d = await startNsqd(dir, async (tcp, httpAddr) => {
-        // Written here: the addresses come from the config file, not flags.
-        const toml = [
-          '# nsqd.toml: NSQ\'s keys',
-          `tcp_address = "${tcp}"`,
-          `http_address = "${httpAddr}"`,
-          `data_path = "${dir}"`,
-          'mem_queue_size = 123',
-          'max_rdy_count = 7',
-          'msg_timeout = "1m30s"',
-          'max_msg_timeout = 3600000  # an integer is milliseconds',
-          'e2e_processing_latency_percentiles = [0.5, 0.99]',
-          'e2e_processing_latency_window_time = "2m"',
-          'log_level = "error"',
-          'deflate = false',
-          'statsd_prefix = "custom.%s"',
-          'id = 617',
-          'nsqlookupd_tcp_addresses = []',
-        ].join('\n');
-        await writeFile(conf, toml);
-        return [`--config=${conf}`, '--max-rdy-count=9', '-log-level', 'info', '--mem-queue-size', '456'];
-      });
+    await withDaemon(startNsqd(dir, async (tcp, httpAddr) => {
+      // Written here: the addresses come from the config file, not flags.
+      const toml = [
+        '# nsqd.toml: NSQ\'s keys',
+        `tcp_address = "${tcp}"`,
+        `http_address = "${httpAddr}"`,
+        `data_path = "${dir}"`,
+        'mem_queue_size = 123',
+        'max_rdy_count = 7',
+        'msg_timeout = "1m30s"',
+        'max_msg_timeout = 3600000  # an integer is milliseconds',
+        'e2e_processing_latency_percentiles = [0.5, 0.99]',
+        'e2e_processing_latency_window_time = "2m"',
+        'log_level = "error"',
+        'deflate = false',
+        'statsd_prefix = "custom.%s"',
+        'id = 617',
+        'nsqlookupd_tcp_addresses = []',
+      ].join('\n');
+      await writeFile(conf, toml);
+      return [`--config=${conf}`, '--max-rdy-count=9', '-log-level', 'info', '--mem-queue-size', '456'];
+    }), async (d) => {
       const p = d.httpPort;
       assert.equal(await configValue(p, 'mem_queue_size'), 456, 'flag over file');
       assert.equal(await configValue(p, 'max_rdy_count'), 9, 'flag over file');
@@ -83,9 +81,7 @@ test('--config: the file sets options, an explicit flag wins over it, defaults f
         c.destroy();
       }
       assert.match(d.stderr(), /INFO: HTTP: listening on 127\.0\.0\.1:\d+/);
-    } finally {
-      await d?.kill9();
-    }
+    });
   });
 });
 
@@ -126,32 +122,23 @@ test('an unknown key in the config file is ignored with a warning, as NSQ ignore
   await withDir(async (dir) => {
     const conf = join(dir, 'nsqd.toml');
     await writeFile(conf, 'no_such_option = 1\nmem_queue_size = 77\n');
-    let d: Daemon | undefined;
-    try {
-      d = await startNsqd(dir, (tcp, httpAddr) => [`--config=${conf}`, `--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`]);
+    await withDaemon(startNsqd(dir, (tcp, httpAddr) => [`--config=${conf}`, `--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`]), async (d) => {
       assert.match(d.stderr(), /WARNING: config file .*nsqd\.toml: unknown option "no_such_option" ignored/);
       assert.equal(await configValue(d.httpPort, 'mem_queue_size'), 77);
-    } finally {
-      await d?.kill9();
-    }
+    });
   });
 });
 
 test('logging: NSQ\'s text format with --log-prefix and --log-level; --log-format=json, one object per line', async () => {
   await withDir(async (dir) => {
-    let d: Daemon | undefined;
-    try {
-      d = await startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-prefix=[custom] ']);
+    await withDaemon(startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-prefix=[custom] ']), async (d) => {
       const lines = d.stderr().trim().split('\n');
       assert.ok(lines.length >= 2);
       for (const line of lines) assert.match(line, /^\[custom\] \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\.\d{6} (DEBUG|INFO|WARNING|ERROR|FATAL): \S/, line);
-      assert.ok(lines.some((l) => l.endsWith(`INFO: TCP: listening on 127.0.0.1:${d!.tcpPort}`)));
-      assert.ok(lines.some((l) => l.endsWith(`INFO: HTTP: listening on 127.0.0.1:${d!.httpPort}`)));
-    } finally {
-      await d?.kill9();
-    }
-    try {
-      d = await startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-format=json']);
+      assert.ok(lines.some((l) => l.endsWith(`INFO: TCP: listening on 127.0.0.1:${d.tcpPort}`)));
+      assert.ok(lines.some((l) => l.endsWith(`INFO: HTTP: listening on 127.0.0.1:${d.httpPort}`)));
+    });
+    await withDaemon(startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-format=json']), async (d) => {
       const lines = d.stderr().trim().split('\n');
       const objects = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       for (const o of objects) {
@@ -160,33 +147,24 @@ test('logging: NSQ\'s text format with --log-prefix and --log-level; --log-forma
         assert.ok(!Number.isNaN(Date.parse(String(o.time))), 'an ISO time');
         assert.equal(o.component, 'nsqd');
       }
-      assert.ok(objects.some((o) => o.severity === 'INFO' && o.msg === `HTTP: listening on 127.0.0.1:${d!.httpPort}`));
-    } finally {
-      await d?.kill9();
-    }
-    try {
-      // --log-level=warn hides the INFO lines.
-      d = await startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-level=warn']);
+      assert.ok(objects.some((o) => o.severity === 'INFO' && o.msg === `HTTP: listening on 127.0.0.1:${d.httpPort}`));
+    });
+    // --log-level=warn hides the INFO lines.
+    await withDaemon(startNsqd(dir, (tcp, httpAddr) => [`--tcp-address=${tcp}`, `--http-address=${httpAddr}`, `--data-path=${dir}`, '--log-level=warn']), async (d) => {
       assert.doesNotMatch(d.stderr(), /INFO/);
-    } finally {
-      await d?.kill9();
-    }
+    });
   });
 });
 
 test('--http-address "" starts without HTTP; an HTTP port in use stops start-up', async () => {
   await withDir(async (dir) => {
-    let d: Daemon | undefined;
-    try {
-      d = await startOnFreePorts('nsqd', (tcp) => [`--tcp-address=${tcp}`, '--http-address=', `--data-path=${dir}`], { cwd: dir, http: false });
+    await withDaemon(startOnFreePorts('nsqd', (tcp) => [`--tcp-address=${tcp}`, '--http-address=', `--data-path=${dir}`], { cwd: dir, http: false }), async (d) => {
       assert.match(d.stderr(), /TCP: listening on/);
       const c = await WireClient.connect(d.tcpPort);
       await c.pub('no_http', 'still serves TCP');
       c.destroy();
       assert.doesNotMatch(d.stderr(), /HTTP: listening/);
-    } finally {
-      await d?.kill9();
-    }
+    });
 
     const blocker = net.createServer();
     await new Promise<void>((resolve, reject) => {
