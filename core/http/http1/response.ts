@@ -17,7 +17,7 @@
 // one of these needs it (native.ts).
 
 import { delegateToReal, RESPONSE_MEMBERS } from './delegate.ts';
-import { lazyNative } from './native.ts';
+import { lazyNative, prepareNatives } from './native.ts';
 
 export const BODY: unique symbol = Symbol('body');
 export const STATUS: unique symbol = Symbol('status');
@@ -156,6 +156,7 @@ export function isLean(r: unknown): r is LeanResponse {
  * runtime whose own Response is costly (Node). Idempotent.
  */
 export function installLeanResponse(): void {
+  prepareNatives(); // keeps the real Response before taking its place
   // The descriptor, not globalThis.Response: reading that would load the native class.
   if (Object.getOwnPropertyDescriptor(globalThis, 'Response')?.value === LeanResponse) return;
   Object.defineProperty(globalThis, 'Response', { value: LeanResponse, writable: true, configurable: true, enumerable: false });

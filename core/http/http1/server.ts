@@ -44,7 +44,8 @@ import { BodyReader } from './body.ts';
 import { CR, decodeHead, HEAD_BAD, HEAD_LATIN, HeadScanner, latin1, LF, MAX_HEADER_BYTES, parseHead } from './head.ts';
 import { Input } from './input.ts';
 import { ABORT, LeanRequest } from './request.ts';
-import { isLean, LeanResponse, materialise } from './response.ts';
+import { prepareNatives } from './native.ts';
+import { installLeanResponse, isLean, LeanResponse, materialise } from './response.ts';
 import { REASONS } from './status.ts';
 import { ascii, dateHeader, encodeLean, type Sink, type WriteContext, writeResponse } from './write.ts';
 
@@ -57,6 +58,12 @@ export interface Http1Options {
   maxHeaderBytes?: number;
   /** A handler that threw or answered something else than a Response (the client gets a 500). Default console.error. */
   onError?: (err: unknown) => void;
+  /**
+   * Make the global Response the lean one (installLeanResponse) when the
+   * first connection arrives, so that a handler's `new Response()` is lean
+   * too: for Node, whose own is costly. Default false.
+   */
+  leanResponse?: boolean;
 }
 
 const MAX_DISCARD = 256 * 1024;
@@ -92,6 +99,8 @@ class Http1Server {
   clock = Date.now();
   #sweep: ReturnType<typeof setInterval> | undefined;
   readonly #period: number;
+  readonly #leanResponse: boolean;
+  #prepared = false;
   #drained: (() => void) | undefined;
 
   constructor(handler: FetchHandler, options: Http1Options) {
@@ -101,9 +110,16 @@ class Http1Server {
     this.maxHeaderBytes = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
     this.onError = options.onError ?? ((err) => console.error('http: handler error:', err));
     this.#period = Math.max(5, Math.min(1000, this.headerTimeout / 4, this.idleTimeout / 4));
+    this.#leanResponse = options.leanResponse ?? false;
   }
 
   accept(conn: Connection): void {
+    if (!this.#prepared) {
+      // Not before: on Node this may load undici (native.ts).
+      this.#prepared = true;
+      if (this.#leanResponse) installLeanResponse();
+      else prepareNatives();
+    }
     if (this.closing) {
       conn.close();
       return;
@@ -360,8 +376,8 @@ class Http1Connection implements Sink {
 /**
  * Serves `handler` over HTTP/1.1 on connections from `net` at `address`.
  * The handler gets a LeanRequest (see request.ts) and RequestMeta with the
- * Content-Length; on Node, call installLeanResponse() first so that its
- * `new Response()` are lean too.
+ * Content-Length; on Node, set `leanResponse` so that its `new Response()`
+ * are lean too.
  */
 export async function serveHttp1(net: Net, handler: FetchHandler, address: Address, options: Http1Options = {}): Promise<Listener> {
   const server = new Http1Server(handler, options);
