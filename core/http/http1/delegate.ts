@@ -5,22 +5,44 @@
 // are named here, from the fetch standard, rather than read off the native
 // prototype: on Node that would load undici (see native.ts).
 
-const BODY_MEMBERS = ['body', 'bodyUsed', 'arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text', 'clone'];
-export const REQUEST_MEMBERS = [
-  ...BODY_MEMBERS, 'method', 'url', 'headers', 'destination', 'referrer', 'referrerPolicy', 'mode', 'credentials', 'cache',
-  'redirect', 'integrity', 'keepalive', 'isReloadNavigation', 'isHistoryNavigation', 'signal', 'duplex',
-];
-export const RESPONSE_MEMBERS = [...BODY_MEMBERS, 'type', 'url', 'redirected', 'status', 'ok', 'statusText', 'headers'];
+export interface Members {
+  /** Methods: plain functions on the prototype, so `typeof x.text` builds nothing. */
+  methods: string[];
+  /** Attributes: getters. */
+  attributes: string[];
+}
 
-export function delegateToReal<T extends object>(lean: { prototype: T }, members: string[], real: (self: T) => object): void {
-  for (const key of members) {
-    if (Object.prototype.hasOwnProperty.call(lean.prototype, key)) continue;
+const BODY_METHODS = ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text', 'clone'];
+export const REQUEST_MEMBERS: Members = {
+  methods: BODY_METHODS,
+  attributes: [
+    'body', 'bodyUsed', 'method', 'url', 'headers', 'destination', 'referrer', 'referrerPolicy', 'mode', 'credentials',
+    'cache', 'redirect', 'integrity', 'keepalive', 'isReloadNavigation', 'isHistoryNavigation', 'signal', 'duplex',
+  ],
+};
+export const RESPONSE_MEMBERS: Members = {
+  methods: BODY_METHODS,
+  attributes: ['body', 'bodyUsed', 'type', 'url', 'redirected', 'status', 'ok', 'statusText', 'headers'],
+};
+
+export function delegateToReal<T extends object>(lean: { prototype: T }, members: Members, real: (self: T) => object): void {
+  const own = (key: string) => Object.prototype.hasOwnProperty.call(lean.prototype, key);
+  for (const key of members.methods) {
+    if (own(key)) continue;
+    Object.defineProperty(lean.prototype, key, {
+      configurable: true,
+      writable: true,
+      value(this: T, ...args: unknown[]) {
+        return (real(this) as Record<string, (...a: unknown[]) => unknown>)[key]!(...args);
+      },
+    });
+  }
+  for (const key of members.attributes) {
+    if (own(key)) continue;
     Object.defineProperty(lean.prototype, key, {
       configurable: true,
       get(this: T) {
-        const r = real(this) as Record<string, unknown>;
-        const v = r[key];
-        return typeof v === 'function' ? v.bind(r) : v;
+        return (real(this) as Record<string, unknown>)[key];
       },
     });
   }
