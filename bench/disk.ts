@@ -9,8 +9,9 @@
 //   --publishers takes a comma list: one run per value.
 //
 // --mode=rss: creates sub_bench/ch (so the backlog goes to the channel, as
-//   in run.ts), asks for /stats once (RSS is reported before and after), publishes --messages 100-byte messages with bench_writer
-//   (MPUB 200, 2 connections, window 4), waits a second, and reports the
+//   in run.ts), asks for /stats once (RSS is reported before and after;
+//   --stats=false skips it), publishes --messages 100-byte messages with
+//   bench_writer (MPUB 200, 2 connections, window 4), waits a second, and reports the
 //   server's VmHWM (peak RSS) and VmRSS from /proc/<pid>/status, with the
 //   RSS it had idle before publishing, and the peak of its anonymous memory
 //   (RssAnon, sampled every 10 ms: RSS less the executable's pages).

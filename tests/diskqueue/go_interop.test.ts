@@ -3,8 +3,8 @@
 // drives it; fixtures/go-nsqd-run/ by a running Go nsqd of the 1.3.0 code,
 // through its HTTP and TCP APIs. The scenario is the same, the segment sizes
 // differ (go-diskqueue v1.0 against v1.1.0), and the second holds a `.bad`
-// segment Go set aside. nsq-ts nsqd, started on a copy of each as a real process, must report and
-// deliver exactly what Go left: the topics, channels and paused flags of
+// segment Go set aside. nsq-ts nsqd, started on a copy of each as a real
+// process, must report and deliver exactly what Go left: the topics, channels and paused flags of
 // nsqd.dat, every queue's depth from its .meta.dat, and every record of the
 // segment files (partly read segments, rolled segments, a segment already
 // read to its end) in order, with Go's message IDs, attempts (one more) and
