@@ -42,7 +42,7 @@
 // - put() and read() are synchronous: put() appends to an in-memory batch
 //   written once per turn of the event loop (writer.ts), read() returns views
 //   into a bounded read-ahead buffer (reader.ts). Memory therefore stays
-//   bounded by the batch and one read-ahead buffer per queue, whatever the
+//   bounded by the batch and two read-ahead buffers per queue, whatever the
 //   depth; past backlogBytes waiting for a write, drained() holds publishers.
 // - Syncs never stack, and sync() callers share one fsync: group commit,
 //   which nsqd's --durable answers OK on (sync.ts, lane.ts).

@@ -4,15 +4,15 @@
 // - read() (diskqueue.ts) is synchronous: records are views into a read-ahead
 //   buffer (at most READ_AHEAD bytes, or one record if bigger) refilled
 //   asynchronously from the taken position; when it runs dry, read() returns
-//   undefined and onReadable fires once records are ready again.
+//   undefined and onReadable fires once records are ready again. Only data
+//   already handed to the OS is read: the write segment up to the write
+//   position. Memory therefore stays bounded by the write batch and two
+//   read-ahead buffers per queue, whatever the depth.
 // - Double buffering: once a buffer is loaded, the chunk after it in the same
 //   segment is read into a second one (prefetch), which read() takes over
 //   when the first runs dry. Without it each refill stalled consumers for a
 //   round trip to the disk or the runtime's I/O threads, every 2,000 or so
-//   messages. The next chunk starts after the last whole record of a buffer. Only data
-//   already handed to the OS is read: the write segment up to the write
-//   position. Memory therefore stays bounded by the write batch and one
-//   read-ahead buffer per queue, whatever the depth.
+//   messages. The next chunk starts after the last whole record of a buffer.
 // - Records come out in the order they went in, across segments. For a
 //   finished segment the reader goes by the file's real size (a segment
 //   longer than its metadata, written before a crash, is read to its end),

@@ -3,6 +3,7 @@
 // Reads are pull-based: read() returns the next record if one is ready, and
 // onReadable fires when records become ready again after read() came back
 // empty, so a disk-backed queue can load ahead asynchronously.
+import type { Message } from './message.ts';
 import { RingQueue } from './ring_queue.ts';
 
 /** Writes a record of a known length at dst[at...] (message.ts's writeMessage has this shape). */
@@ -114,4 +115,9 @@ export class DiscardBackendQueue implements BackendQueue {
   hasDeferrals(): boolean {
     return false;
   }
+}
+
+/** The due time kept for a message read back from `q`, taken off it; asks only if any is kept (the ID string is made lazily). */
+export function takeDeferralOf(q: BackendQueue, msg: Message): number | undefined {
+  return q.hasDeferrals() ? q.takeDeferral(msg.id) : undefined;
 }

@@ -13,7 +13,7 @@
 // round-robin to the clients whose in-flight count is below their RDY count.
 import { ClientError } from '../errors.ts';
 import { isEphemeral } from '../protocol/names.ts';
-import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
+import { DiscardBackendQueue, takeDeferralOf, type BackendQueue } from './backend_queue.ts';
 import { E2eProcessingLatency } from './e2e_latency.ts';
 import { MessagePQueue } from './in_flight_pqueue.ts';
 import { InFlightQueue } from './in_flight_queue.ts';
@@ -251,7 +251,7 @@ export class Channel {
       // at least once): the one held already stands for it.
       if (this.inFlight.has(m) || this.deferred.has(m)) continue;
       // Written while deferred (shutdown): back to the deferred table until its due time.
-      const due = this.backend.hasDeferrals() ? this.backend.takeDeferral(m.id) : undefined;
+      const due = takeDeferralOf(this.backend, m);
       if (due !== undefined) {
         const left = due - Date.now();
         if (left > 0) {

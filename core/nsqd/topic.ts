@@ -7,7 +7,7 @@
 // hands it over once a channel appears or the topic is unpaused. A channel
 // only sees messages handed over after it was created, as in NSQ.
 import { isEphemeral } from '../protocol/names.ts';
-import { DiscardBackendQueue, type BackendQueue } from './backend_queue.ts';
+import { DiscardBackendQueue, takeDeferralOf, type BackendQueue } from './backend_queue.ts';
 import { Channel, type ChannelHooks } from './channel.ts';
 import { GuidFactory } from './guid.ts';
 import { decodeMessage, messageWithId, writeMessage, type Message } from './message.ts';
@@ -143,7 +143,7 @@ export class Topic {
         if (record === undefined) return;
         try {
           msg = decodeMessage(record);
-          const deferred = this.backend.hasDeferrals() ? this.backend.takeDeferral(msg.id) : undefined;
+          const deferred = takeDeferralOf(this.backend, msg);
           if (deferred !== undefined) msg.deferred = deferred;
         } catch (err) {
           this.hooks.onBackendError(err);
